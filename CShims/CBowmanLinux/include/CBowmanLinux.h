@@ -1,0 +1,77 @@
+// CBowmanLinux: Linux calls and macros that Swift cannot reach directly.
+// Everything here is thin; logic lives in Swift (BowmanSystem, BowmanIO).
+#ifndef CBOWMAN_LINUX_H
+#define CBOWMAN_LINUX_H
+
+// No _GNU_SOURCE here: a feature macro in a module header changes system
+// types (fd_set) and clashes with other modules (Dispatch). The GNU-only
+// calls are made in shim.c, which is compiled with _GNU_SOURCE.
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+
+/// errno of the calling thread (a macro in glibc).
+static inline int cbowman_errno(void) { return errno; }
+
+/// Pins the calling thread to one CPU. Returns 0 or an errno value.
+int cbowman_pin_self_to_cpu(int cpu);
+/// Restricts the calling thread (and the threads it will create) to the CPUs
+/// in [first, first+count). Returns 0 or an errno value.
+int cbowman_restrict_self_to_cpus(const int *cpus, int count);
+/// The CPU the calling thread runs on now, or -1.
+int cbowman_current_cpu(void);
+/// Number of CPUs this process may run on (CPU_COUNT of its affinity mask).
+int cbowman_allowed_cpu_count(void);
+/// Enters the network namespace open at `fd` for the calling thread only
+/// (setns(2) with CLONE_NEWNET). Returns 0 or an errno value.
+int cbowman_setns_net(int fd);
+/// Unshares the file-system attributes so a later setns affects only this thread.
+int cbowman_unshare_fs(void);
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+static inline uint64_t cbowman_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+/// Thread CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+static inline uint64_t cbowman_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// htons(ETH_P_ALL), for AF_PACKET sockets.
+static inline uint16_t cbowman_eth_p_all_be(void) { return htons(ETH_P_ALL); }
+
+/// Binds an AF_PACKET socket to an interface index (all protocols).
+int cbowman_packet_bind(int fd, int ifindex);
+
+/// One burst of recvmmsg(2)/sendmmsg(2) over `count` buffers of `stride`
+/// bytes each, starting at `base`. `lengths` receives (recv) or supplies
+/// (send) each datagram's length. Returns the number of messages or -errno.
+int cbowman_recv_burst(int fd, uint8_t *base, uint32_t stride, uint32_t *lengths, int count, int flags);
+int cbowman_send_burst(int fd, const uint8_t *base, uint32_t stride, const uint32_t *lengths, int count, int flags);
+
+/// recvmmsg(2)/sendmmsg(2) straight into pool frames: frame k of the burst
+/// is at base + (idx[k] << shift) + headroom, `cap` bytes long.
+int cbowman_recv_frames(int fd, uint8_t *base, uint32_t shift, uint32_t headroom, uint32_t cap,
+                        const uint32_t *idx, uint32_t *lengths, int count, int flags);
+int cbowman_send_frames(int fd, const uint8_t *base, uint32_t shift, const uint16_t *offsets,
+                        const uint32_t *idx, const uint32_t *lengths, int count, int flags);
+/// setsockopt(2) with an int value. Returns 0 or an errno value.
+int cbowman_setsockopt_int(int fd, int level, int name, int value);
+/// recvmmsg(2)/sendmmsg(2) straight into pool frames: frame k of the burst
+/// is at base + (idx[k] << shift) + headroom, `cap` bytes long.
+int cbowman_recv_frames(int fd, uint8_t *base, uint32_t shift, uint32_t headroom, uint32_t cap,
+                        const uint32_t *idx, uint32_t *lengths, int count, int flags);
+int cbowman_send_frames(int fd, const uint8_t *base, uint32_t shift, const uint16_t *offsets,
+                        const uint32_t *idx, const uint32_t *lengths, int count, int flags);
+/// setsockopt(2) with an int value. Returns 0 or an errno value.
+int cbowman_setsockopt_int(int fd, int level, int name, int value);
+/// Names the calling thread (pthread_setname_np; at most 15 characters).
+void cbowman_set_thread_name(const char *name);
+#endif

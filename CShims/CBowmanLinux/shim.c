@@ -1,0 +1,127 @@
+#include "CBowmanLinux.h"
+#include <fcntl.h>
+#include <sched.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <stdlib.h>
+
+int cbowman_pin_self_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int cbowman_restrict_self_to_cpus(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) CPU_SET(cpus[i], &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int cbowman_current_cpu(void) { return sched_getcpu(); }
+
+int cbowman_allowed_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
+int cbowman_setns_net(int fd) {
+    return setns(fd, CLONE_NEWNET) == 0 ? 0 : errno;
+}
+
+int cbowman_unshare_fs(void) {
+    return unshare(CLONE_FS) == 0 ? 0 : errno;
+}
+
+int cbowman_packet_bind(int fd, int ifindex) {
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == 0 ? 0 : errno;
+}
+
+#define CBOWMAN_MAX_BURST 256
+
+int cbowman_recv_burst(int fd, uint8_t *base, uint32_t stride, uint32_t *lengths, int count, int flags) {
+    struct mmsghdr msgs[CBOWMAN_MAX_BURST];
+    struct iovec iov[CBOWMAN_MAX_BURST];
+    if (count > CBOWMAN_MAX_BURST) count = CBOWMAN_MAX_BURST;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = base + (size_t)i * stride;
+        iov[i].iov_len = stride;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do { n = recvmmsg(fd, msgs, (unsigned)count, flags, NULL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) lengths[i] = msgs[i].msg_len;
+    return n;
+}
+
+int cbowman_send_burst(int fd, const uint8_t *base, uint32_t stride, const uint32_t *lengths, int count, int flags) {
+    struct mmsghdr msgs[CBOWMAN_MAX_BURST];
+    struct iovec iov[CBOWMAN_MAX_BURST];
+    if (count > CBOWMAN_MAX_BURST) count = CBOWMAN_MAX_BURST;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)(base + (size_t)i * stride);
+        iov[i].iov_len = lengths[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do { n = sendmmsg(fd, msgs, (unsigned)count, flags); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+int cbowman_recv_frames(int fd, uint8_t *base, uint32_t shift, uint32_t headroom, uint32_t cap,
+                        const uint32_t *idx, uint32_t *lengths, int count, int flags) {
+    struct mmsghdr msgs[CBOWMAN_MAX_BURST];
+    struct iovec iov[CBOWMAN_MAX_BURST];
+    if (count > CBOWMAN_MAX_BURST) count = CBOWMAN_MAX_BURST;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = base + ((size_t)idx[i] << shift) + headroom;
+        iov[i].iov_len = cap;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do { n = recvmmsg(fd, msgs, (unsigned)count, flags, NULL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) lengths[i] = msgs[i].msg_len;
+    return n;
+}
+
+int cbowman_send_frames(int fd, const uint8_t *base, uint32_t shift, const uint16_t *offsets,
+                        const uint32_t *idx, const uint32_t *lengths, int count, int flags) {
+    struct mmsghdr msgs[CBOWMAN_MAX_BURST];
+    struct iovec iov[CBOWMAN_MAX_BURST];
+    if (count > CBOWMAN_MAX_BURST) count = CBOWMAN_MAX_BURST;
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)(base + ((size_t)idx[i] << shift) + offsets[i]);
+        iov[i].iov_len = lengths[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do { n = sendmmsg(fd, msgs, (unsigned)count, flags); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+int cbowman_setsockopt_int(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : errno;
+}
+
+void cbowman_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

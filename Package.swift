@@ -1,0 +1,60 @@
+// swift-tools-version:6.1
+//
+// Bowman: a kernel-bypass packet engine for Linux router hosts.
+// Module layering follows docs/architecture.md: pure modules (BowmanCore,
+// BowmanPacket, ...) import no C and no Foundation; only BowmanSystem and
+// BowmanIO touch the kernel through the CShims targets.
+import PackageDescription
+
+let cSettings: [CSetting] = [.define("_GNU_SOURCE")]
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Bowman",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bowman", targets: ["bowman"]),
+        .library(name: "BowmanPacket", targets: ["BowmanPacket"]),
+        .library(name: "BowmanIO", targets: ["BowmanIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C shims (one per outside library; only what Swift cannot say)
+        .target(name: "CBowmanLinux", path: "CShims/CBowmanLinux", cSettings: cSettings),
+        .target(name: "CBowmanNUMA", path: "CShims/CBowmanNUMA", cSettings: cSettings,
+                linkerSettings: [.linkedLibrary("numa")]),
+        .target(name: "CBowmanPcap", path: "CShims/CBowmanPcap", cSettings: cSettings,
+                linkerSettings: [.linkedLibrary("pcap")]),
+
+        // MARK: pure modules
+        .target(name: "BowmanCore", swiftSettings: strict),
+        .target(name: "BowmanPacket", dependencies: ["BowmanCore"], swiftSettings: strict),
+
+        // MARK: kernel-facing modules
+        .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
+                swiftSettings: strict),
+        .target(name: "BowmanIO",
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "CBowmanPcap", "CBowmanLinux"],
+                swiftSettings: strict),
+
+        // MARK: the node and the command line
+        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO"],
+                swiftSettings: strict),
+        .executableTarget(name: "bowman",
+                          dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: strict),
+
+        // MARK: tests
+        .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanCore"]),
+        .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanIOTests", dependencies: ["BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+        .testTarget(name: "BowmanIntegrationTests",
+                    dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Runs system tools (`ip`, `sysctl`) for the lab and the demo. Control
+/// plane only; never on a worker.
+public enum Shell {
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: [String]
+        public var status: Int32
+        public var output: String
+        public var description: String {
+            "`\(command.joined(separator: " "))` exited with \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
+    }
+
+    /// Runs `argv` (looked up in PATH) and returns its standard output; throws
+    /// with its combined output when it exits non-zero.
+    @discardableResult
+    public static func run(_ argv: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else { throw Failure(command: argv, status: p.terminationStatus, output: text) }
+        return text
+    }
+}

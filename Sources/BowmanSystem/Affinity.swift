@@ -1,0 +1,31 @@
+import BowmanCore
+import CBowmanLinux
+
+/// CPU affinity for the management core and the pinned data-core workers.
+public enum Affinity {
+    /// Pins the calling thread to one CPU (`pthread_setaffinity_np`).
+    public static func pinCurrentThread(to core: CoreID) throws(Errno) {
+        let rc = cbowman_pin_self_to_cpu(core.rawValue)
+        if rc != 0 { throw Errno(rc) }
+    }
+
+    /// Restricts the calling thread, and every thread it creates after this
+    /// call, to `cores`. Done on the main thread before any Swift concurrency
+    /// starts so the cooperative pool stays on the management core.
+    public static func restrictCurrentThread(to cores: [CoreID]) throws(Errno) {
+        let ids = cores.map { Int32($0.rawValue) }
+        let rc = ids.withUnsafeBufferPointer { cbowman_restrict_self_to_cpus($0.baseAddress, Int32($0.count)) }
+        if rc != 0 { throw Errno(rc) }
+    }
+
+    /// The CPU the calling thread is running on now.
+    public static var currentCPU: Int32 { cbowman_current_cpu() }
+    /// CPUs this process may use.
+    public static var allowedCPUCount: Int { Int(cbowman_allowed_cpu_count()) }
+}
+
+/// Monotonic and per-thread CPU clocks in nanoseconds.
+public enum Clock {
+    @inlinable public static var monotonicNanoseconds: UInt64 { cbowman_monotonic_ns() }
+    @inlinable public static var threadCPUNanoseconds: UInt64 { cbowman_thread_cpu_ns() }
+}
