@@ -50,11 +50,12 @@ let package = Package(
                           swiftSettings: strict),
 
         // MARK: tests
-        .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanCore"]),
-        .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanPacket", "BowmanCore"]),
-        .testTarget(name: "BowmanIOTests", dependencies: ["BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+        .target(name: "BowmanTestSupport", path: "Tests/BowmanTestSupport"),
+        .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanTestSupport", "BowmanCore"]),
+        .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,12 +43,14 @@ public enum PacketDescription {
         case EtherType.arp: body = describeARP(p, m, &s)
         case 0 where m.flags.contains(.llc): body = ""
         case 0: body = ""
+        case EtherType.ipv4: body = "IP"
+        case EtherType.ipv6: body = "IP6"
         default: body = "ethertype 0x\(hex(m.etherType, width: 4))"
         }
         if !body.isEmpty { parts.append(body) }
-        var text = parts.joined(separator: ", ")
         let captured = p.count
-        text += ", length \(wireLength ?? captured)"
+        parts.append("length \(wireLength ?? captured)")
+        var text = parts.joined(separator: ", ")
         if let w = wireLength, w > captured { text += " (captured \(captured))" }
         if let e = s.error { text += " [error: \(e)]" }
         s.text = text

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Paths to the shared public test data (`../shared/testdata` beside the
+/// repository), read in place and never copied into the project.
+public enum TestData {
+    /// The repository root, found from this file's location.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static let root: URL = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    /// Every file under `relative` whose name ends in one of `extensions`, sorted.
+    public static func files(under relative: String, extensions: [String]) -> [String] {
+        let base = root.appendingPathComponent(relative)
+        guard let e = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { return [] }
+        var out: [String] = []
+        for case let url as URL in e where extensions.contains(url.pathExtension) { out.append(url.path) }
+        return out.sorted()
+    }
+
+    /// Every capture file (pcap, pcapng) in the shared test data.
+    public static var allCaptures: [String] {
+        files(under: "pcap", extensions: ["pcap", "pcapng", "cap"])
+    }
+
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    /// A fresh temporary directory for one test.
+    public static func temporaryDirectory() throws -> URL {
+        let u = FileManager.default.temporaryDirectory.appendingPathComponent("bowman-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        return u
+    }
+}
+
+/// A small deterministic random generator (SplitMix64), so property tests
+/// are reproducible from their seed.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
