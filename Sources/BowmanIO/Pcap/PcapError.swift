@@ -39,3 +39,8 @@ public struct PcapPacket: Sendable, Equatable {
         self.timestamp = timestamp; self.wireLength = wireLength; self.bytes = bytes
     }
 }
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -30,7 +30,7 @@ public struct PcapReader: ~Copyable {
         fclose(f)
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard got == 1, let h = cbowman_pcap_open_offline(path, &errbuf) else {
-            let msg = got == 1 ? String(cString: errbuf) : "file is shorter than a capture header"
+            let msg = got == 1 ? cString(errbuf) : "file is shorter than a capture header"
             throw PcapError(.open, path: path, msg.isEmpty ? "not a capture file" : msg)
         }
         self.handle = h

@@ -21,7 +21,7 @@ public struct PcapWriter: ~Copyable {
         guard let d = cbowman_pcap_dump_open(path, linkType.rawValue, Int32(snapshotLength),
                                               precision == .nanoseconds ? 1 : 0, &deadOut, &errbuf),
               let deadHandle = deadOut else {
-            throw PcapError(.open, path: path, String(cString: errbuf))
+            throw PcapError(.open, path: path, cString(errbuf))
         }
         self.dumper = d
         self.dead = deadHandle
@@ -31,15 +31,24 @@ public struct PcapWriter: ~Copyable {
     }
 
     /// Appends one packet. `wireLength` defaults to the captured length.
-    public mutating func write(_ bytes: UnsafeRawBufferPointer, timestamp: PcapTimestamp, wireLength: Int? = nil) {
+    /// A classic pcap record holds 32-bit seconds; a timestamp outside that
+    /// range (possible in pcapng) is refused rather than silently wrapped.
+    public mutating func write(_ bytes: UnsafeRawBufferPointer, timestamp: PcapTimestamp, wireLength: Int? = nil) throws(PcapError) {
+        guard timestamp.seconds >= 0, timestamp.seconds <= Int64(UInt32.max) else {
+            throw PcapError(.write, path: path, "timestamp \(timestamp) of packet \(count + 1) does not fit a pcap record (32-bit seconds)")
+        }
         let sub = precision == .nanoseconds ? timestamp.nanoseconds : timestamp.nanoseconds / 1000
         cbowman_pcap_dump(dumper, timestamp.seconds, sub, UInt32(bytes.count), UInt32(wireLength ?? bytes.count),
                           bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
         count += 1
     }
 
-    public mutating func write(_ packet: PcapPacket) {
-        packet.bytes.withUnsafeBytes { write($0, timestamp: packet.timestamp, wireLength: packet.wireLength) }
+    public mutating func write(_ packet: PcapPacket) throws(PcapError) {
+        var failure: PcapError?
+        packet.bytes.withUnsafeBytes { b in
+            do throws(PcapError) { try write(b, timestamp: packet.timestamp, wireLength: packet.wireLength) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// Flushes buffered records to the file.
