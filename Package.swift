@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "bowman", targets: ["bowman"]),
         .library(name: "BowmanPacket", targets: ["BowmanPacket"]),
         .library(name: "BowmanIO", targets: ["BowmanIO"]),
+        .library(name: "BowmanCore", targets: ["BowmanCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,35 +1,45 @@
-/// A fixed-capacity batch of up to 64 frames: raw frame indices and packet
-/// lengths, struct of arrays, reused forever (no allocation after init).
-/// The frames in a burst are owned by whoever holds the burst.
+/// A fixed-capacity batch of up to 64 frames: raw frame indices, packet
+/// lengths and in-frame offsets, struct of arrays, allocated once and
+/// reused forever (no allocation per packet or per burst).
+///
+/// The storage is one small heap block owned by the burst rather than
+/// `InlineArray`s: reading an element of an inline array reached through a
+/// global or a class was measured to copy the whole 640-byte array
+/// (a memmove per packet); a pointer never is. The frames in a burst are
+/// owned by whoever holds the burst.
 public struct Burst: ~Copyable {
-    /// The most frames one burst carries (DPDK/VPP use 32–256; 64 fits the
-    /// AF_XDP ring batches and one cache line of indices per 16 packets).
-    public static let capacity = 64
+    /// The most frames one burst carries (DPDK/VPP use 32–256; 64 matches
+    /// the AF_XDP ring batches).
+    @inlinable public static var capacity: Int { 64 }
 
-    @usableFromInline var indices: InlineArray<64, UInt32>
-    @usableFromInline var lengths: InlineArray<64, UInt32>
+    @usableFromInline let indices: UnsafeMutablePointer<UInt32>
+    @usableFromInline let lengths: UnsafeMutablePointer<UInt32>
     /// Byte offset of the packet inside its frame (headroom), per packet.
-    @usableFromInline var offsets: InlineArray<64, UInt16>
+    @usableFromInline let offsets: UnsafeMutablePointer<UInt16>
     @usableFromInline var _count: Int
-    /// Entries in the burst.
-    @inlinable public var count: Int { _count }
 
-    @inlinable public init() {
-        indices = .init(repeating: 0)
-        lengths = .init(repeating: 0)
-        offsets = .init(repeating: 0)
+    public init() {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity * 10, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.capacity * 10)
+        indices = raw.bindMemory(to: UInt32.self, capacity: Self.capacity)
+        lengths = (raw + Self.capacity * 4).bindMemory(to: UInt32.self, capacity: Self.capacity)
+        offsets = (raw + Self.capacity * 8).bindMemory(to: UInt16.self, capacity: Self.capacity)
         _count = 0
     }
 
+    deinit { UnsafeMutableRawPointer(indices).deallocate() }
+
+    /// Entries in the burst.
+    @inlinable public var count: Int { _count }
     @inlinable public var capacity: Int { Self.capacity }
-    @inlinable public var isEmpty: Bool { count == 0 }
-    @inlinable public var isFull: Bool { count == Self.capacity }
+    @inlinable public var isEmpty: Bool { _count == 0 }
+    @inlinable public var isFull: Bool { _count == Self.capacity }
 
     @inlinable public mutating func append(index: UInt32, length: UInt32, offset: UInt16 = 0) {
-        precondition(count < Self.capacity, "burst full")
-        indices[count] = index
-        lengths[count] = length
-        offsets[count] = offset
+        precondition(_count < Self.capacity, "burst full")
+        indices[_count] = index
+        lengths[_count] = length
+        offsets[_count] = offset
         _count &+= 1
     }
 
@@ -39,14 +49,25 @@ public struct Burst: ~Copyable {
     @inlinable public mutating func setLength(_ length: UInt32, at k: Int) { lengths[k] = length }
     @inlinable public mutating func setOffset(_ offset: UInt16, at k: Int) { offsets[k] = offset }
 
+    /// The raw index array (for a ring or a C call), valid while the burst lives.
+    @inlinable public var indexBuffer: UnsafeMutablePointer<UInt32> { indices }
+    @inlinable public var lengthBuffer: UnsafeMutablePointer<UInt32> { lengths }
+    @inlinable public var offsetBuffer: UnsafeMutablePointer<UInt16> { offsets }
+
     /// Forgets all entries (the frames must have been handed on already).
     @inlinable public mutating func removeAll() { _count = 0 }
+
+    /// Sets the count after entries were written through the raw buffers.
+    @inlinable public mutating func setCount(_ n: Int) {
+        precondition(n >= 0 && n <= Self.capacity)
+        _count = n
+    }
 
     /// Removes the entries for which `drop` is true, keeping order, and
     /// passes each removed index to `removed`. No allocation.
     @inlinable public mutating func compact(dropping drop: (Int) -> Bool, removed: (UInt32) -> Void) {
         var w = 0
-        for r in 0..<count {
+        for r in 0..<_count {
             if drop(r) { removed(indices[r]); continue }
             if w != r { indices[w] = indices[r]; lengths[w] = lengths[r]; offsets[w] = offsets[r] }
             w &+= 1
@@ -56,8 +77,7 @@ public struct Burst: ~Copyable {
 
     /// Packet bytes of entry `k` in `pool`.
     @inlinable public func packet(at k: Int, in pool: borrowing FramePool) -> UnsafeMutableRawBufferPointer {
-        let frame = pool.buffer(index: indices[k])
-        let start = Int(offsets[k])
-        return UnsafeMutableRawBufferPointer(rebasing: frame[start..<(start + Int(lengths[k]))])
+        UnsafeMutableRawBufferPointer(start: pool.base + (Int(indices[k]) << pool.frameShift) + Int(offsets[k]),
+                                      count: Int(lengths[k]))
     }
 }

@@ -1,36 +1,40 @@
+// Constants are computed properties, not `static let`: a static stored
+// property is a lazily initialised global reached through an addressor call
+// on every use (measured in the parser's hot loop); these fold to immediates.
+
 /// EtherType values (IEEE registry) that Bowman understands.
 public enum EtherType {
-    public static let ipv4: UInt16 = 0x0800
-    public static let arp: UInt16 = 0x0806
-    public static let vlan: UInt16 = 0x8100        // 802.1Q C-tag
-    public static let qinq: UInt16 = 0x88A8        // 802.1ad S-tag
-    public static let qinqLegacy: UInt16 = 0x9100  // pre-802.1ad vendor S-tag
-    public static let ipv6: UInt16 = 0x86DD
-    public static let mplsUnicast: UInt16 = 0x8847
-    public static let mplsMulticast: UInt16 = 0x8848
-    public static let lldp: UInt16 = 0x88CC
+    @inlinable public static var ipv4: UInt16 { 0x0800 }
+    @inlinable public static var arp: UInt16 { 0x0806 }
+    @inlinable public static var vlan: UInt16 { 0x8100 }        // 802.1Q C-tag
+    @inlinable public static var qinq: UInt16 { 0x88A8 }        // 802.1ad S-tag
+    @inlinable public static var qinqLegacy: UInt16 { 0x9100 }  // pre-802.1ad vendor S-tag
+    @inlinable public static var ipv6: UInt16 { 0x86DD }
+    @inlinable public static var mplsUnicast: UInt16 { 0x8847 }
+    @inlinable public static var mplsMulticast: UInt16 { 0x8848 }
+    @inlinable public static var lldp: UInt16 { 0x88CC }
 }
 
 /// IP protocol / IPv6 next-header numbers (IANA "Assigned Internet Protocol Numbers").
 public enum IPProtocol {
-    public static let hopByHop: UInt8 = 0
-    public static let icmp: UInt8 = 1
-    public static let igmp: UInt8 = 2
-    public static let ipInIP: UInt8 = 4
-    public static let tcp: UInt8 = 6
-    public static let udp: UInt8 = 17
-    public static let ipv6: UInt8 = 41
-    public static let routing: UInt8 = 43
-    public static let fragment: UInt8 = 44
-    public static let gre: UInt8 = 47
-    public static let esp: UInt8 = 50
-    public static let ah: UInt8 = 51
-    public static let icmpv6: UInt8 = 58
-    public static let noNextHeader: UInt8 = 59
-    public static let destinationOptions: UInt8 = 60
-    public static let pim: UInt8 = 103
-    public static let sctp: UInt8 = 132
-    public static let mobility: UInt8 = 135
+    @inlinable public static var hopByHop: UInt8 { 0 }
+    @inlinable public static var icmp: UInt8 { 1 }
+    @inlinable public static var igmp: UInt8 { 2 }
+    @inlinable public static var ipInIP: UInt8 { 4 }
+    @inlinable public static var tcp: UInt8 { 6 }
+    @inlinable public static var udp: UInt8 { 17 }
+    @inlinable public static var ipv6: UInt8 { 41 }
+    @inlinable public static var routing: UInt8 { 43 }
+    @inlinable public static var fragment: UInt8 { 44 }
+    @inlinable public static var gre: UInt8 { 47 }
+    @inlinable public static var esp: UInt8 { 50 }
+    @inlinable public static var ah: UInt8 { 51 }
+    @inlinable public static var icmpv6: UInt8 { 58 }
+    @inlinable public static var noNextHeader: UInt8 { 59 }
+    @inlinable public static var destinationOptions: UInt8 { 60 }
+    @inlinable public static var pim: UInt8 { 103 }
+    @inlinable public static var sctp: UInt8 { 132 }
+    @inlinable public static var mobility: UInt8 { 135 }
 }
 
 /// pcap link-layer header types (LINKTYPE_* from tcpdump.org/linktypes.html),
@@ -39,16 +43,16 @@ public struct LinkType: Hashable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
     @inlinable public init(_ rawValue: Int32) { self.rawValue = rawValue }
 
-    public static let null = LinkType(0)        // BSD loopback, host-order family
-    public static let ethernet = LinkType(1)
-    public static let rawDLT12 = LinkType(12)   // DLT_RAW on most BSDs
-    public static let rawDLT14 = LinkType(14)   // DLT_RAW on OpenBSD
-    public static let raw = LinkType(101)
-    public static let loop = LinkType(108)      // OpenBSD loopback, network-order family
-    public static let linuxSLL = LinkType(113)
-    public static let ipv4 = LinkType(228)
-    public static let ipv6 = LinkType(229)
-    public static let linuxSLL2 = LinkType(276)
+    @inlinable public static var null: LinkType { LinkType(0) }        // BSD loopback, host-order family
+    @inlinable public static var ethernet: LinkType { LinkType(1) }
+    @inlinable public static var rawDLT12: LinkType { LinkType(12) }   // DLT_RAW on most BSDs
+    @inlinable public static var rawDLT14: LinkType { LinkType(14) }   // DLT_RAW on OpenBSD
+    @inlinable public static var raw: LinkType { LinkType(101) }
+    @inlinable public static var loop: LinkType { LinkType(108) }      // OpenBSD loopback, network-order family
+    @inlinable public static var linuxSLL: LinkType { LinkType(113) }
+    @inlinable public static var ipv4: LinkType { LinkType(228) }
+    @inlinable public static var ipv6: LinkType { LinkType(229) }
+    @inlinable public static var linuxSLL2: LinkType { LinkType(276) }
 
     public var description: String {
         switch self {

@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+//
+// Bowman's benchmarks: a separate package (ordo-one/benchmark's plugin wants
+// Benchmarks/<Suite>/), depending on the main package by path, plus the C
+// references they are compared with in the same run.
+import Foundation
+import PackageDescription
+
+// A path dependency's identity is its folder name, which depends on where the
+// repository was cloned; read it instead of guessing.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let bowman = root.lastPathComponent
+
+let package = Package(
+    name: "BowmanBench",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The same parse written in C, compiled here with clang -O2 (SwiftPM release).
+        .target(name: "CParseReference", path: "C/CParseReference"),
+        .target(name: "BenchSupport",
+                dependencies: [.product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman)],
+                path: "Support"),
+        .executableTarget(
+            name: "Parse",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BowmanPacket", package: bowman),
+                "CParseReference", "BenchSupport",
+            ],
+            path: "Benchmarks/Parse",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // Interleaved Swift/C rounds with a plain clock, printing the ratio.
+        .executableTarget(
+            name: "parse-ratio",
+            dependencies: [.product(name: "BowmanPacket", package: bowman), "CParseReference", "BenchSupport"],
+            path: "Tools/parse-ratio"),
+    ],
+    swiftLanguageModes: [.v6]
+)
