@@ -28,6 +28,12 @@ public struct FrameSpec: Sendable, Equatable {
         case tcp(source: UInt16, destination: UInt16, sequence: UInt32, acknowledgment: UInt32, flags: UInt8, window: UInt16)
         /// ICMP (v4) or ICMPv6 echo: request unless `reply`.
         case echo(identifier: UInt16, sequence: UInt16, reply: Bool)
+        /// Any ICMP (v4) or ICMPv6 message: type, code, then `body` after the
+        /// checksum (ND, MLD, errors); the checksum is filled in.
+        case icmp(type: UInt8, code: UInt8, body: [UInt8])
+        /// An IGMP message: type, max-response code, group, then `extra`
+        /// (v3 query fields and sources, or v3 report records); checksum filled in.
+        case igmp(type: UInt8, maxResponse: UInt8, group: IPv4Address, extra: [UInt8])
     }
 
     public struct IPv4Spec: Sendable, Equatable {

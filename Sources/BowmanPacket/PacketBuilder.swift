@@ -46,6 +46,8 @@ public enum PacketBuilder {
         case .udp: 8
         case .tcp: 20
         case .echo: 8
+        case .icmp(_, _, let body): 4 + body.count
+        case .igmp(_, _, _, let extra): 8 + extra.count
         }
     }
 
@@ -86,7 +88,8 @@ public enum PacketBuilder {
         case .none(let p): p
         case .udp: IPProtocol.udp
         case .tcp: IPProtocol.tcp
-        case .echo: v6 ? IPProtocol.icmpv6 : IPProtocol.icmp
+        case .echo, .icmp: v6 ? IPProtocol.icmpv6 : IPProtocol.icmp
+        case .igmp: IPProtocol.igmp
         }
     }
 
@@ -180,6 +183,13 @@ public enum PacketBuilder {
         case .echo(let id, let seq, let reply):
             buf[l4] = v6 ? (reply ? 129 : 128) : (reply ? 0 : 8)
             put16(id, l4 + 4); put16(seq, l4 + 6)
+        case .icmp(let type, let code, let body):
+            buf[l4] = type; buf[l4 + 1] = code
+            for (i, b) in body.enumerated() { buf[l4 + 4 + i] = b }
+        case .igmp(let type, let maxResp, let group, let extra):
+            buf[l4] = type; buf[l4 + 1] = maxResp
+            group.store(to: buf, at: l4 + 4)
+            for (i, b) in extra.enumerated() { buf[l4 + 8 + i] = b }
         }
         // Transport checksum over the finished frame.
         if case .none = spec.transport {} else {
@@ -188,7 +198,7 @@ public enum PacketBuilder {
             if (try? PacketParser.parse(ethernet: ro, into: &m)) != nil,
                let field = Checksum.fieldOffset(protocol: m.l4Protocol), !m.flags.contains(.fragment) {
                 var s = Checksum.sum(ro, from: l4, to: total)
-                if m.l4Protocol != IPProtocol.icmp { s &+= Checksum.pseudoHeaderSum(ro, m, length: segment) }
+                if m.l4Protocol != IPProtocol.icmp && m.l4Protocol != IPProtocol.igmp { s &+= Checksum.pseudoHeaderSum(ro, m, length: segment) }
                 var c = ~Checksum.fold(s)
                 if c == 0 && m.l4Protocol == IPProtocol.udp { c = 0xFFFF }
                 put16(c, l4 + field)

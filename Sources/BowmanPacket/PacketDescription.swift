@@ -78,7 +78,12 @@ public enum PacketDescription {
         if !v6 {
             s.ipChecksum = Checksum.verifyIPv4Header(p, m)
             if s.ipChecksum.isBad { notes.append("bad ip cksum \(s.ipChecksum)") }
-            if m.flags.contains(.ipv4Options) { notes.append("options") }
+            if m.flags.contains(.ipv4Options) {
+                notes.append("options")
+                if let ip = try? IPv4Header(p, at: Int(m.l3Offset)) {
+                    do throws(ParseError) { _ = try ip.options() } catch { s.error = s.error ?? error }
+                }
+            }
         }
         notes.append("\(v6 ? "hlim" : "ttl") \(m.ttl)")
         if m.flags.contains(.fragment) { notes.append(m.flags.contains(.laterFragment) ? "fragment (later)" : "fragment (first)") }
@@ -103,7 +108,9 @@ public enum PacketDescription {
             out += " \(src).\(m.srcPort) > \(dst).\(m.dstPort): Flags [\(tcpFlags(m.tcpFlags))], seq \(PacketParser.be32(p, l4 + 4))"
             if m.tcpFlags & 0x10 != 0 { out += ", ack \(PacketParser.be32(p, l4 + 8))" }
             out += ", win \(be16(p, l4 + 14)), length \(max(0, segment - doff))"
-            if doff > 20, let e = validateTCPOptions(p, l4, doff) { s.error = s.error ?? e }
+            if doff > 20, let tcp = try? TCPHeader(p, at: l4) {
+                do throws(ParseError) { _ = try tcp.options() } catch { s.error = s.error ?? error }
+            }
         case IPProtocol.icmp where hasL4:
             out += " \(src) > \(dst): ICMP \(icmpName(type: p[l4], code: p[l4 + 1]))"
             if p[l4] == 0 || p[l4] == 8 { out += ", id \(be16(p, l4 + 4)), seq \(be16(p, l4 + 6))" }
@@ -173,140 +180,82 @@ public enum PacketDescription {
         }
     }
 
-    /// TCP options: kinds 0 (EOL) and 1 (NOP) are one byte; others carry a length ≥ 2 inside the header.
-    static func validateTCPOptions(_ p: UnsafeRawBufferPointer, _ l4: Int, _ doff: Int) -> ParseError? {
-        var o = l4 + 20
-        let end = l4 + doff
-        while o < end {
-            let kind = p[o]
-            if kind == 0 { return nil }
-            if kind == 1 { o += 1; continue }
-            guard end - o >= 2, p[o + 1] >= 2, end - o >= Int(p[o + 1]) else {
-                return ParseError(.tcpOptions, .badOption(offset: o), at: l4)
-            }
-            o += Int(p[o + 1])
-        }
-        return nil
-    }
-
     static func describeARP(_ p: UnsafeRawBufferPointer, _ m: PacketMetadata, _ s: inout Summary) -> String {
-        let o = Int(m.l3Offset)
-        guard s.error == nil, p.count - o >= 28, p[o + 4] == 6, p[o + 5] == 4 else {
-            return s.error == nil && p.count - o >= 8 ? "ARP htype \(be16(p, o)) ptype 0x\(hex(be16(p, o + 2), width: 4))" : "ARP"
+        guard let arp = try? ARPHeader(p, at: Int(m.l3Offset)) else { return "ARP" }
+        guard arp.isEthernetIPv4, let spa = arp.senderIP, let tpa = arp.targetIP, let sha = arp.senderMAC else {
+            return "ARP htype \(arp.hardwareType) ptype 0x\(hex(arp.protocolType, width: 4))"
         }
-        let op = be16(p, o + 6)
-        let sha = MACAddress(loadingFrom: p, at: o + 8), spa = IPv4Address(loadingFrom: p, at: o + 14)
-        let tpa = IPv4Address(loadingFrom: p, at: o + 24)
-        switch op {
+        switch arp.operation {
         case 1: return "ARP, Request who-has \(tpa) tell \(spa)"
         case 2: return "ARP, Reply \(spa) is-at \(sha)"
-        default: return "ARP, op \(op)"
+        default: return "ARP, op \(arp.operation)"
         }
     }
 
+    static func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+
     static func describeIGMP(_ p: UnsafeRawBufferPointer, _ l4: Int, _ end: Int, _ s: inout Summary) -> String {
-        let type = p[l4]
-        let group = IPv4Address(loadingFrom: p, at: l4 + 4)
-        let len = end - l4
-        switch type {
-        case 0x11:
-            if len >= 12 {
-                let n = Int(be16(p, l4 + 10))
-                if len < 12 + 4 * n { s.error = s.error ?? ParseError(.igmp, .truncated(needed: 12 + 4 * n, available: len), at: l4) }
-                return "IGMP v3 query \(group), \(n) source\(n == 1 ? "" : "s")"
+        do throws(ParseError) {
+            switch try IGMPMessage(p, at: l4, length: end - l4).kind {
+            case .queryV1: return "IGMP v1 query"
+            case .queryV2(let g, _): return "IGMP v2 query \(g)"
+            case .queryV3(let g, _, _, _, let src): return "IGMP v3 query \(g), \(plural(src.count, "source"))"
+            case .reportV1(let g): return "IGMP v1 report \(g)"
+            case .reportV2(let g): return "IGMP v2 report \(g)"
+            case .leave(let g): return "IGMP leave \(g)"
+            case .reportV3(let r): return "IGMP v3 report, \(plural(r.count, "group record"))"
+            case .other(let t): return "IGMP type 0x\(hex(t, width: 2))"
             }
-            return p[l4 + 1] == 0 ? "IGMP v1 query" : "IGMP v2 query \(group)"
-        case 0x12: return "IGMP v1 report \(group)"
-        case 0x16: return "IGMP v2 report \(group)"
-        case 0x17: return "IGMP leave \(group)"
-        case 0x22:
-            let records = Int(be16(p, l4 + 6))
-            var o = l4 + 8
-            for _ in 0..<records {
-                guard end - o >= 8 else {
-                    s.error = s.error ?? ParseError(.igmp, .truncated(needed: o + 8 - l4, available: len), at: l4)
-                    break
-                }
-                let size = 8 + Int(p[o + 1]) * 4 + Int(be16(p, o + 2)) * 4
-                guard end - o >= size else {
-                    s.error = s.error ?? ParseError(.igmp, .truncated(needed: o + size - l4, available: len), at: l4)
-                    break
-                }
-                o += size
-            }
-            return "IGMP v3 report, \(records) group record\(records == 1 ? "" : "s")"
-        default: return "IGMP type 0x\(hex(type, width: 2))"
+        } catch {
+            s.error = s.error ?? error
+            return "IGMP type 0x\(hex(p[l4], width: 2))"
         }
     }
 
     static func describeICMPv6(_ p: UnsafeRawBufferPointer, _ l4: Int, _ end: Int, _ s: inout Summary) -> String {
-        let type = p[l4], code = p[l4 + 1]
         let len = end - l4
-        func need(_ n: Int, _ layer: ParseError.Layer) -> Bool {
-            if len >= n { return true }
-            s.error = s.error ?? ParseError(layer, .truncated(needed: n, available: len), at: l4)
-            return false
+        let msg: ICMPv6Message
+        do throws(ParseError) { msg = try ICMPv6Message(p, at: l4, length: len) } catch {
+            s.error = s.error ?? error
+            return "ICMP6, " + icmpv6Name(p[l4]) + ", length \(len)"
         }
-        func ndOptions(from start: Int) {
-            var o = start
-            while o < end {
-                guard end - o >= 2, p[o + 1] != 0, end - o >= Int(p[o + 1]) * 8 else {
-                    s.error = s.error ?? ParseError(.neighborDiscovery, .badOption(offset: o), at: l4)
-                    return
-                }
-                o += Int(p[o + 1]) * 8
-            }
+        switch msg.body {
+        case .echoRequest(let id, let seq), .echoReply(let id, let seq):
+            return "ICMP6, \(icmpv6Name(msg.type)), id \(id), seq \(seq), length \(len)"
+        case .routerAdvertisement(_, let lifetime, _, _, _):
+            return "ICMP6, router advertisement, lifetime \(lifetime)s, length \(len)"
+        case .neighborSolicitation(let t, _): return "ICMP6, neighbor solicitation, who has \(t), length \(len)"
+        case .neighborAdvertisement(let t, _, _, _, _): return "ICMP6, neighbor advertisement, tgt is \(t), length \(len)"
+        case .redirect(let t, let d, _): return "ICMP6, redirect \(d) to \(t), length \(len)"
+        case .mldQueryV1(let g, _): return "ICMP6, multicast listener query v1 \(g)"
+        case .mldQueryV2(let g, _, let src): return "ICMP6, multicast listener query v2 \(g), \(plural(src.count, "source"))"
+        case .mldReportV1(let g): return "ICMP6, multicast listener report \(g)"
+        case .mldDone(let g): return "ICMP6, multicast listener done \(g)"
+        case .mldReportV2(let r): return "ICMP6, multicast listener report v2, \(plural(r.count, "group record"))"
+        case .routerSolicitation, .other:
+            let codeText = msg.type < 5 ? " code \(msg.code)" : ""
+            return "ICMP6, \(icmpv6Name(msg.type))\(codeText), length \(len)"
         }
-        switch type {
-        case 1: return "ICMP6, destination unreachable code \(code), length \(len)"
-        case 2: return need(8, .icmpv6) ? "ICMP6, packet too big, mtu \(PacketParser.be32(p, l4 + 4)), length \(len)" : "ICMP6, packet too big"
-        case 3: return "ICMP6, time exceeded code \(code), length \(len)"
-        case 4: return "ICMP6, parameter problem code \(code), length \(len)"
-        case 128, 129:
-            guard need(8, .icmpv6) else { return "ICMP6, echo" }
-            return "ICMP6, echo \(type == 128 ? "request" : "reply"), id \(be16(p, l4 + 4)), seq \(be16(p, l4 + 6)), length \(len)"
-        case 130:
-            guard need(24, .mld) else { return "ICMP6, multicast listener query" }
-            let group = IPv6Address(loadingFrom: p, at: l4 + 8)
-            if len >= 28 {
-                let n = Int(be16(p, l4 + 26))
-                _ = need(28 + 16 * n, .mld)
-                return "ICMP6, multicast listener query v2 \(group), \(n) source\(n == 1 ? "" : "s")"
-            }
-            return "ICMP6, multicast listener query v1 \(group)"
-        case 131, 132:
-            guard need(24, .mld) else { return "ICMP6, multicast listener \(type == 131 ? "report" : "done")" }
-            return "ICMP6, multicast listener \(type == 131 ? "report" : "done") \(IPv6Address(loadingFrom: p, at: l4 + 8))"
-        case 143:
-            guard need(8, .mld) else { return "ICMP6, multicast listener report v2" }
-            let records = Int(be16(p, l4 + 6))
-            var o = l4 + 8
-            for _ in 0..<records {
-                guard end - o >= 20 else { _ = need(o + 20 - l4, .mld); break }
-                let size = 20 + Int(p[o + 1]) * 4 + Int(be16(p, o + 2)) * 16
-                guard end - o >= size else { _ = need(o + size - l4, .mld); break }
-                o += size
-            }
-            return "ICMP6, multicast listener report v2, \(records) group record\(records == 1 ? "" : "s")"
-        case 133:
-            guard need(8, .neighborDiscovery) else { return "ICMP6, router solicitation" }
-            ndOptions(from: l4 + 8)
-            return "ICMP6, router solicitation, length \(len)"
-        case 134:
-            guard need(16, .neighborDiscovery) else { return "ICMP6, router advertisement" }
-            ndOptions(from: l4 + 16)
-            return "ICMP6, router advertisement, lifetime \(be16(p, l4 + 6))s, length \(len)"
-        case 135, 136:
-            let name = type == 135 ? "neighbor solicitation" : "neighbor advertisement"
-            guard need(24, .neighborDiscovery) else { return "ICMP6, \(name)" }
-            ndOptions(from: l4 + 24)
-            return "ICMP6, \(name), \(type == 135 ? "who has" : "tgt is") \(IPv6Address(loadingFrom: p, at: l4 + 8)), length \(len)"
-        case 137:
-            guard need(40, .neighborDiscovery) else { return "ICMP6, redirect" }
-            ndOptions(from: l4 + 40)
-            return "ICMP6, redirect \(IPv6Address(loadingFrom: p, at: l4 + 24)) to \(IPv6Address(loadingFrom: p, at: l4 + 8)), length \(len)"
-        default:
-            return "ICMP6, type \(type) code \(code), length \(len)"
+    }
+
+    static func icmpv6Name(_ t: UInt8) -> String {
+        switch t {
+        case 1: "destination unreachable"
+        case 2: "packet too big"
+        case 3: "time exceeded"
+        case 4: "parameter problem"
+        case 128: "echo request"
+        case 129: "echo reply"
+        case 130: "multicast listener query"
+        case 131: "multicast listener report"
+        case 132: "multicast listener done"
+        case 133: "router solicitation"
+        case 134: "router advertisement"
+        case 135: "neighbor solicitation"
+        case 136: "neighbor advertisement"
+        case 137: "redirect"
+        case 143: "multicast listener report v2"
+        default: "type \(t)"
         }
     }
 }

@@ -55,7 +55,7 @@ func parse(_ bytes: [UInt8], linkType: LinkType = .ethernet) -> (PacketMetadata,
             switch spec.transport {
             case .udp(let s, let d), .tcp(let s, let d, _, _, _, _):
                 #expect(m.srcPort == s && m.dstPort == d && m.flags.contains(.hasL4))
-            case .echo: #expect(m.flags.contains(.hasL4))
+            case .echo, .icmp, .igmp: #expect(m.flags.contains(.hasL4))
             case .none(let p): #expect(m.l4Protocol == p && !m.flags.contains(.hasL4))
             }
             #expect(Int(m.l3End) == bytes.count)

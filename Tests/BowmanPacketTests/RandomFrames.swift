@@ -37,6 +37,13 @@ enum RandomFrames {
 
     /// Length of the L4 header the spec carries.
     static func transportHeaderLength(_ t: FrameSpec.Transport) -> Int {
-        switch t { case .none: 0; case .udp: 8; case .tcp: 20; case .echo: 8 }
+        switch t {
+        case .none: 0
+        case .udp: 8
+        case .tcp: 20
+        case .echo: 8
+        case .icmp: 4
+        case .igmp: 8
+        }
     }
 }
