@@ -30,6 +30,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("numa")]),
         .target(name: "CBowmanPcap", path: "CShims/CBowmanPcap", cSettings: cSettings,
                 linkerSettings: [.linkedLibrary("pcap")]),
+        .target(name: "CBowmanXDP", path: "CShims/CBowmanXDP", cSettings: cSettings,
+                linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
 
         // MARK: pure modules
         .target(name: "BowmanCore", swiftSettings: strict),
@@ -39,7 +41,7 @@ let package = Package(
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
                 swiftSettings: strict),
         .target(name: "BowmanIO",
-                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "CBowmanPcap", "CBowmanLinux"],
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "CBowmanPcap", "CBowmanLinux", "CBowmanXDP"],
                 swiftSettings: strict),
 
         // MARK: the node and the command line

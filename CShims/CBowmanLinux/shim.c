@@ -1,4 +1,6 @@
 #include "CBowmanLinux.h"
+#include <stdio.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <pthread.h>
@@ -125,3 +127,32 @@ int cbowman_setsockopt_int(int fd, int level, int name, int value) {
 }
 
 void cbowman_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+#include <sys/vfs.h>
+#include <sys/mount.h>
+int cbowman_is_bpffs(const char *path) {
+    struct statfs st;
+    return statfs(path, &st) == 0 && st.f_type == 0xCAFE4A11 ? 1 : 0;
+}
+int cbowman_mount_bpffs(const char *path) { return mount("bpf", path, "bpf", 0, NULL) == 0 ? 0 : errno; }
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+int cbowman_rx_queue_count(const char *ifname) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ethtool_channels ch;
+    memset(&ch, 0, sizeof(ch));
+    ch.cmd = ETHTOOL_GCHANNELS;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    ifr.ifr_data = (void *)&ch;
+    int rc = ioctl(fd, SIOCETHTOOL, &ifr);
+    int e = errno;
+    close(fd);
+    if (rc < 0) return -e;
+    uint32_t n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
+    return n ? (int)n : 1;
+}

@@ -74,4 +74,19 @@ int cbowman_send_frames(int fd, const uint8_t *base, uint32_t shift, const uint1
 int cbowman_setsockopt_int(int fd, int level, int name, int value);
 /// Names the calling thread (pthread_setname_np; at most 15 characters).
 void cbowman_set_thread_name(const char *name);
+/// Ring-word atomics for the AF_XDP rings (the kernel's side uses
+/// smp_load_acquire/smp_store_release on the same words).
+static inline uint32_t cbowman_load_acquire_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint32_t cbowman_load_relaxed_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void cbowman_store_release_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+/// A full barrier (needed before reading the need-wakeup flag after a
+/// producer update, as libxdp's xsk_ring_prod__needs_wakeup callers do).
+static inline void cbowman_full_barrier(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+/// 1 when `path` is a mounted bpffs, else 0.
+int cbowman_is_bpffs(const char *path);
+/// mount -t bpf bpf PATH. 0 or an errno value.
+int cbowman_mount_bpffs(const char *path);
+/// Receive queues of an interface via ETHTOOL_GCHANNELS (max of rx and
+/// combined channels), or -errno when the driver does not report channels.
+int cbowman_rx_queue_count(const char *ifname);
 #endif

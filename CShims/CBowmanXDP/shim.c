@@ -1,0 +1,229 @@
+#include "CBowmanXDP.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+static int fail(char *err, size_t errlen, int rc, const char *what) {
+    char buf[128];
+    libxdp_strerror(rc, buf, sizeof(buf));
+    if (err && errlen) snprintf(err, errlen, "%s: %s", what, buf);
+    return rc < 0 ? rc : -rc;
+}
+
+static int mkdir_p(const char *dir) {
+    char tmp[512];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') { *p = 0; if (mkdir(tmp, 0700) && errno != EEXIST) return -errno; *p = '/'; }
+    }
+    if (mkdir(tmp, 0700) && errno != EEXIST) return -errno;
+    return 0;
+}
+
+int cbowman_xdp_attach(const char *object_path, int ifindex, int mode, const char *pin_dir,
+                       uint32_t *prog_id, char *err, size_t errlen) {
+    struct xdp_program *prog = xdp_program__open_file(object_path, "xdp", NULL);
+    int rc = (int)libxdp_get_error(prog);
+    if (rc) return fail(err, errlen, rc, "cannot open XDP object");
+    rc = xdp_program__attach(prog, ifindex, (enum xdp_attach_mode)mode, 0);
+    if (rc) { xdp_program__close(prog); return fail(err, errlen, rc, "cannot attach XDP program"); }
+    if (prog_id) *prog_id = xdp_program__id(prog);
+    if (pin_dir && pin_dir[0]) {
+        rc = mkdir_p(pin_dir);
+        if (!rc) {
+            bpf_object__unpin_maps(xdp_program__bpf_obj(prog), pin_dir);
+            rc = bpf_object__pin_maps(xdp_program__bpf_obj(prog), pin_dir);
+        }
+        if (rc) {
+            xdp_program__detach(prog, ifindex, (enum xdp_attach_mode)mode, 0);
+            xdp_program__close(prog);
+            return fail(err, errlen, rc, "cannot pin maps (is bpffs mounted at /sys/fs/bpf?)");
+        }
+    }
+    xdp_program__close(prog);   // the attachment stays
+    return 0;
+}
+
+int cbowman_xdp_detach(int ifindex, const char *name, const char *pin_dir, char *err, size_t errlen) {
+    struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+    int rc = (int)libxdp_get_error(mp);
+    if (rc == -ENOENT) mp = NULL;
+    else if (rc) return fail(err, errlen, rc, "cannot read XDP programs");
+    int detached = 0;
+    enum xdp_attach_mode mode;
+    if (!mp) goto unpin;
+    mode = xdp_multiprog__attach_mode(mp);
+    if (xdp_multiprog__is_legacy(mp)) {
+        struct xdp_program *p = xdp_multiprog__main_prog(mp);
+        if (p && strcmp(xdp_program__name(p), name) == 0) {
+            rc = xdp_multiprog__detach(mp);
+            if (rc) { xdp_multiprog__close(mp); return fail(err, errlen, rc, "cannot detach"); }
+            detached = 1;
+        }
+    } else {
+        for (struct xdp_program *p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+            if (strcmp(xdp_program__name(p), name) != 0) continue;
+            rc = xdp_program__detach(p, ifindex, mode, 0);
+            if (rc) { xdp_multiprog__close(mp); return fail(err, errlen, rc, "cannot detach"); }
+            detached++;
+            break;  // the multiprog changed; one Bowman program per interface
+        }
+    }
+    xdp_multiprog__close(mp);
+unpin:
+    if (pin_dir && pin_dir[0]) {
+        const char *maps[] = { BOWMAN_MAP_XSKS, BOWMAN_MAP_HOST_V4, BOWMAN_MAP_HOST_V6, BOWMAN_MAP_PASS_PORT, BOWMAN_MAP_COUNTERS };
+        char path[600];
+        for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+            snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+            unlink(path);
+        }
+        rmdir(pin_dir);
+    }
+    return detached;
+}
+
+int cbowman_xdp_list(int ifindex, cbowman_xdp_prog_info *out, int max) {
+    struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+    int rc = (int)libxdp_get_error(mp);
+    if (rc == -ENOENT) return 0;   // nothing attached
+    if (rc) return rc < 0 ? rc : -rc;
+    int n = 0;
+    int mode = (int)xdp_multiprog__attach_mode(mp);
+    if (xdp_multiprog__is_legacy(mp)) {
+        struct xdp_program *p = xdp_multiprog__main_prog(mp);
+        if (p && n < max) {
+            snprintf(out[n].name, sizeof(out[n].name), "%s", xdp_program__name(p));
+            out[n].id = xdp_program__id(p); out[n].priority = 0; out[n].mode = mode; out[n].is_dispatched = 0;
+            n++;
+        }
+    } else {
+        for (struct xdp_program *p = xdp_multiprog__next_prog(NULL, mp); p && n < max; p = xdp_multiprog__next_prog(p, mp)) {
+            snprintf(out[n].name, sizeof(out[n].name), "%s", xdp_program__name(p));
+            out[n].id = xdp_program__id(p); out[n].priority = xdp_program__run_prio(p);
+            out[n].mode = mode; out[n].is_dispatched = 1;
+            n++;
+        }
+    }
+    struct xdp_program *hw = xdp_multiprog__hw_prog(mp);
+    if (hw && n < max) {
+        snprintf(out[n].name, sizeof(out[n].name), "%s", xdp_program__name(hw));
+        out[n].id = xdp_program__id(hw); out[n].priority = 0; out[n].mode = CBOWMAN_XDP_MODE_HW; out[n].is_dispatched = 0;
+        n++;
+    }
+    xdp_multiprog__close(mp);
+    return n;
+}
+
+int cbowman_bpf_obj_get(const char *path) { int fd = bpf_obj_get(path); return fd < 0 ? -errno : fd; }
+int cbowman_bpf_map_update(int fd, const void *key, const void *value) { return bpf_map_update_elem(fd, key, value, BPF_ANY) ? -errno : 0; }
+int cbowman_bpf_map_delete(int fd, const void *key) { return bpf_map_delete_elem(fd, key) ? -errno : 0; }
+int cbowman_bpf_map_lookup(int fd, const void *key, void *value) { return bpf_map_lookup_elem(fd, key, value) ? -errno : 0; }
+int cbowman_bpf_map_next_key(int fd, const void *key, void *next) { return bpf_map_get_next_key(fd, key, next) ? -errno : 0; }
+int cbowman_num_possible_cpus(void) { return libbpf_num_possible_cpus(); }
+
+int cbowman_counter_sum(int fd, uint32_t key, uint64_t *packets, uint64_t *bytes) {
+    int n = libbpf_num_possible_cpus();
+    if (n <= 0) return n;
+    struct bowman_counter_value *v = calloc((size_t)n, sizeof(*v));
+    if (!v) return -ENOMEM;
+    if (bpf_map_lookup_elem(fd, &key, v)) { int e = -errno; free(v); return e; }
+    uint64_t p = 0, b = 0;
+    for (int i = 0; i < n; i++) { p += v[i].packets; b += v[i].bytes; }
+    free(v);
+    *packets = p; *bytes = b;
+    return 0;
+}
+
+struct cbowman_xsk {
+    struct xsk_umem *umem;
+    struct xsk_socket *xsk;
+    struct xsk_ring_cons rx, comp;
+    struct xsk_ring_prod tx, fill;
+};
+
+int cbowman_xsk_create(const char *ifname, uint32_t queue, void *area, uint64_t size,
+                       const cbowman_xsk_config *cfg, cbowman_xsk **out, int *zero_copy,
+                       char *err, size_t errlen) {
+    // calloc: libxdp 1.3.1 does not initialise every cached index of the
+    // fill/completion rings (see ../shared/perf/README.md, pitfall 5).
+    cbowman_xsk *x = calloc(1, sizeof(*x));
+    if (!x) return -ENOMEM;
+    struct xsk_umem_config ucfg = {
+        .fill_size = cfg->fill_size, .comp_size = cfg->comp_size,
+        .frame_size = cfg->frame_size, .frame_headroom = cfg->frame_headroom, .flags = 0,
+    };
+    int rc = xsk_umem__create(&x->umem, area, size, &x->fill, &x->comp, &ucfg);
+    if (rc) { free(x); return fail(err, errlen, rc, "cannot register UMEM"); }
+    struct xsk_socket_config scfg = {
+        .rx_size = cfg->rx_size, .tx_size = cfg->tx_size,
+        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, .xdp_flags = 0,
+        .bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | (cfg->zero_copy ? XDP_ZEROCOPY : XDP_COPY)),
+    };
+    rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+    int zc = cfg->zero_copy;
+    if (rc && cfg->zero_copy) {
+        // The driver cannot do zero-copy (veth, generic mode): copy mode.
+        scfg.bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | XDP_COPY);
+        rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+        zc = 0;
+    }
+    if (rc) { xsk_umem__delete(x->umem); free(x); return fail(err, errlen, rc, "cannot bind AF_XDP socket"); }
+    int fd = xsk_socket__fd(x->xsk);
+    struct xdp_options opts; socklen_t ol = sizeof(opts);
+    if (getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &ol) == 0) zc = (opts.flags & XDP_OPTIONS_ZEROCOPY) ? 1 : 0;
+    if (cfg->busy_poll_us > 0) {
+        int one = 1, us = cfg->busy_poll_us, budget = cfg->busy_budget > 0 ? cfg->busy_budget : 64;
+        setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us));
+        setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget));
+    }
+    *zero_copy = zc;
+    *out = x;
+    return 0;
+}
+
+void cbowman_xsk_destroy(cbowman_xsk *x) {
+    if (!x) return;
+    xsk_socket__delete(x->xsk);
+    xsk_umem__delete(x->umem);
+    free(x);
+}
+
+int cbowman_xsk_fd(const cbowman_xsk *x) { return xsk_socket__fd(x->xsk); }
+
+static void geometry(cbowman_ring_geometry *g, uint32_t *prod, uint32_t *cons, void *ring, uint32_t *flags,
+                     uint32_t size, uint32_t mask, uint32_t cp, uint32_t cc) {
+    g->producer = prod; g->consumer = cons; g->ring = ring; g->flags = flags;
+    g->size = size; g->mask = mask; g->cached_prod = cp; g->cached_cons = cc;
+}
+
+void cbowman_xsk_ring(const cbowman_xsk *x, int which, cbowman_ring_geometry *g) {
+    switch (which) {
+    case 0: geometry(g, x->rx.producer, x->rx.consumer, x->rx.ring, x->rx.flags, x->rx.size, x->rx.mask, x->rx.cached_prod, x->rx.cached_cons); break;
+    case 1: geometry(g, x->tx.producer, x->tx.consumer, x->tx.ring, x->tx.flags, x->tx.size, x->tx.mask, x->tx.cached_prod, x->tx.cached_cons); break;
+    case 2: geometry(g, x->fill.producer, x->fill.consumer, x->fill.ring, x->fill.flags, x->fill.size, x->fill.mask, x->fill.cached_prod, x->fill.cached_cons); break;
+    default: geometry(g, x->comp.producer, x->comp.consumer, x->comp.ring, x->comp.flags, x->comp.size, x->comp.mask, x->comp.cached_prod, x->comp.cached_cons); break;
+    }
+}
+
+int cbowman_xsk_stats(const cbowman_xsk *x, uint64_t *rx_dropped, uint64_t *rx_invalid, uint64_t *tx_invalid,
+                      uint64_t *rx_ring_full, uint64_t *fill_empty, uint64_t *tx_ring_empty) {
+    struct xdp_statistics s; socklen_t l = sizeof(s);
+    memset(&s, 0, sizeof(s));
+    if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &s, &l)) return -errno;
+    *rx_dropped = s.rx_dropped; *rx_invalid = s.rx_invalid_descs; *tx_invalid = s.tx_invalid_descs;
+    *rx_ring_full = s.rx_ring_full; *fill_empty = s.rx_fill_ring_empty_descs; *tx_ring_empty = s.tx_ring_empty_descs;
+    return 0;
+}
+
+int cbowman_xsk_kick_tx(int fd) { return sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 ? -errno : 0; }
+int cbowman_xsk_kick_rx(int fd) { return recvfrom(fd, NULL, 0, MSG_DONTWAIT, NULL, NULL) < 0 ? -errno : 0; }
