@@ -44,8 +44,12 @@ let package = Package(
                 dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "CBowmanPcap", "CBowmanLinux", "CBowmanXDP"],
                 swiftSettings: strict),
 
+        .target(name: "BowmanPipeline",
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "CBowmanLinux"],
+                swiftSettings: strict),
+
         // MARK: the node and the command line
-        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO"],
+        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline"],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
@@ -57,8 +61,9 @@ let package = Package(
         .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanTestSupport", "BowmanCore"]),
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+        .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

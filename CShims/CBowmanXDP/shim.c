@@ -143,41 +143,70 @@ int cbowman_counter_sum(int fd, uint32_t key, uint64_t *packets, uint64_t *bytes
     return 0;
 }
 
-struct cbowman_xsk {
+struct cbowman_umem {
     struct xsk_umem *umem;
+    struct xsk_ring_prod fill;   // used by the first socket
+    struct xsk_ring_cons comp;
+    int sockets;
+};
+
+struct cbowman_xsk {
     struct xsk_socket *xsk;
     struct xsk_ring_cons rx, comp;
     struct xsk_ring_prod tx, fill;
+    cbowman_umem *umem;
+    int first;
 };
 
-int cbowman_xsk_create(const char *ifname, uint32_t queue, void *area, uint64_t size,
-                       const cbowman_xsk_config *cfg, cbowman_xsk **out, int *zero_copy,
-                       char *err, size_t errlen) {
+int cbowman_umem_create(void *area, uint64_t size, const cbowman_xsk_config *cfg, cbowman_umem **out,
+                        char *err, size_t errlen) {
     // calloc: libxdp 1.3.1 does not initialise every cached index of the
-    // fill/completion rings (see ../shared/perf/README.md, pitfall 5).
-    cbowman_xsk *x = calloc(1, sizeof(*x));
-    if (!x) return -ENOMEM;
+    // fill/completion rings (../shared/perf/README.md, pitfall 5).
+    cbowman_umem *u = calloc(1, sizeof(*u));
+    if (!u) return -ENOMEM;
     struct xsk_umem_config ucfg = {
         .fill_size = cfg->fill_size, .comp_size = cfg->comp_size,
         .frame_size = cfg->frame_size, .frame_headroom = cfg->frame_headroom, .flags = 0,
     };
-    int rc = xsk_umem__create(&x->umem, area, size, &x->fill, &x->comp, &ucfg);
-    if (rc) { free(x); return fail(err, errlen, rc, "cannot register UMEM"); }
+    int rc = xsk_umem__create(&u->umem, area, size, &u->fill, &u->comp, &ucfg);
+    if (rc) { free(u); return fail(err, errlen, rc, "cannot register UMEM"); }
+    *out = u;
+    return 0;
+}
+
+void cbowman_umem_destroy(cbowman_umem *u) {
+    if (!u) return;
+    xsk_umem__delete(u->umem);
+    free(u);
+}
+
+int cbowman_xsk_create(cbowman_umem *u, const char *ifname, uint32_t queue, const cbowman_xsk_config *cfg,
+                       cbowman_xsk **out, int *zero_copy, char *reason, size_t reasonlen, char *err, size_t errlen) {
+    cbowman_xsk *x = calloc(1, sizeof(*x));
+    if (!x) return -ENOMEM;
+    x->umem = u;
+    x->first = u->sockets == 0;
     struct xsk_socket_config scfg = {
         .rx_size = cfg->rx_size, .tx_size = cfg->tx_size,
         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, .xdp_flags = 0,
         .bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | (cfg->zero_copy ? XDP_ZEROCOPY : XDP_COPY)),
     };
-    rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
-    int zc = cfg->zero_copy;
+    struct xsk_ring_prod *fill = x->first ? &u->fill : &x->fill;
+    struct xsk_ring_cons *comp = x->first ? &u->comp : &x->comp;
+    int rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, &x->tx, fill, comp, &scfg);
+    if (reason && reasonlen) reason[0] = 0;
     if (rc && cfg->zero_copy) {
-        // The driver cannot do zero-copy (veth, generic mode): copy mode.
+        char why[128];
+        libxdp_strerror(rc, why, sizeof(why));
+        if (reason && reasonlen) snprintf(reason, reasonlen, "zero-copy bind refused (%s): the driver has no AF_XDP zero-copy support", why);
         scfg.bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | XDP_COPY);
-        rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
-        zc = 0;
+        rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, &x->tx, fill, comp, &scfg);
     }
-    if (rc) { xsk_umem__delete(x->umem); free(x); return fail(err, errlen, rc, "cannot bind AF_XDP socket"); }
+    if (rc) { free(x); return fail(err, errlen, rc, "cannot bind AF_XDP socket"); }
+    if (x->first) { x->fill = u->fill; x->comp = u->comp; }
+    u->sockets++;
     int fd = xsk_socket__fd(x->xsk);
+    int zc = 0;
     struct xdp_options opts; socklen_t ol = sizeof(opts);
     if (getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &ol) == 0) zc = (opts.flags & XDP_OPTIONS_ZEROCOPY) ? 1 : 0;
     if (cfg->busy_poll_us > 0) {
@@ -194,7 +223,7 @@ int cbowman_xsk_create(const char *ifname, uint32_t queue, void *area, uint64_t 
 void cbowman_xsk_destroy(cbowman_xsk *x) {
     if (!x) return;
     xsk_socket__delete(x->xsk);
-    xsk_umem__delete(x->umem);
+    x->umem->sockets--;
     free(x);
 }
 

@@ -63,6 +63,18 @@ public struct Burst: ~Copyable {
         _count = n
     }
 
+    /// Drops the first `n` entries (handed on to a ring), keeping the rest in order.
+    @inlinable public mutating func removeFirst(_ n: Int) {
+        guard n > 0 else { return }
+        let rest = _count &- n
+        if rest > 0 {
+            (indices).update(from: indices + n, count: rest)
+            (lengths).update(from: lengths + n, count: rest)
+            (offsets).update(from: offsets + n, count: rest)
+        }
+        _count = max(0, rest)
+    }
+
     /// Removes the entries for which `drop` is true, keeping order, and
     /// passes each removed index to `removed`. No allocation.
     @inlinable public mutating func compact(dropping drop: (Int) -> Bool, removed: (UInt32) -> Void) {

@@ -107,6 +107,17 @@ public struct FramePool: ~Copyable {
         return FrameHandle(adoptingIndex: i)
     }
 
+    /// Takes one frame as a raw index (for a ring), or nil when empty.
+    /// - Complexity: O(1), no allocation.
+    @inlinable public mutating func allocateIndex() -> UInt32? {
+        guard freeCount > 0 else { return nil }
+        freeCount &-= 1
+        let i = freeStack[freeCount]
+        refCounts[Int(i)] = 1
+        outstanding &+= 1
+        return i
+    }
+
     /// Takes up to `count` frames into `burst` (appending raw indices with
     /// length 0). Returns how many were taken.
     @inlinable public mutating func allocate(into burst: inout Burst, count: Int) -> Int {

@@ -60,26 +60,34 @@ typedef struct {
     uint32_t cached_cons;
 } cbowman_ring_geometry;
 
-/// An AF_XDP socket with its UMEM (opaque; owned by the caller).
+/// A UMEM (opaque): one registered memory area shared by the sockets of a core.
+typedef struct cbowman_umem cbowman_umem;
+/// An AF_XDP socket bound to one (interface, queue) of a UMEM (opaque).
 typedef struct cbowman_xsk cbowman_xsk;
 
 typedef struct {
     uint32_t rx_size, tx_size, fill_size, comp_size;
     uint32_t frame_size, frame_headroom;
-    int zero_copy;      // 1 try XDP_ZEROCOPY, 0 ask for copy mode
+    int zero_copy;      // 1 try XDP_ZEROCOPY (falling back to copy), 0 ask for copy mode
     int need_wakeup;    // XDP_USE_NEED_WAKEUP
     int busy_poll_us;   // SO_BUSY_POLL (0 off)
     int busy_budget;    // SO_BUSY_POLL_BUDGET (0 default)
 } cbowman_xsk_config;
 
-/// Registers `area` (`size` bytes, page aligned) as a UMEM and binds a
-/// socket to (ifname, queue) with the libxdp program load inhibited: Bowman's
-/// own program redirects to it through its XSKMAP. On success `*out` is set,
-/// `*zero_copy` says which mode the kernel granted, and 0 is returned; else
-/// -errno with a message.
-int cbowman_xsk_create(const char *ifname, uint32_t queue, void *area, uint64_t size,
-                       const cbowman_xsk_config *cfg, cbowman_xsk **out, int *zero_copy,
-                       char *err, size_t errlen);
+/// Registers `area` (`size` bytes, page aligned) as a UMEM.
+int cbowman_umem_create(void *area, uint64_t size, const cbowman_xsk_config *cfg, cbowman_umem **out,
+                        char *err, size_t errlen);
+/// Frees the UMEM; every socket on it must have been destroyed.
+void cbowman_umem_destroy(cbowman_umem *u);
+
+/// Binds a socket on (ifname, queue) to the UMEM with the libxdp program
+/// load inhibited (Bowman's own program redirects to it through its
+/// XSKMAP). The first socket of a UMEM uses its fill/completion rings; later
+/// ones (another queue or interface) get their own (XDP_SHARED_UMEM).
+/// `*zero_copy` says which mode the kernel granted; `reason` why zero-copy
+/// was not, when it was asked for.
+int cbowman_xsk_create(cbowman_umem *umem, const char *ifname, uint32_t queue, const cbowman_xsk_config *cfg,
+                       cbowman_xsk **out, int *zero_copy, char *reason, size_t reasonlen, char *err, size_t errlen);
 void cbowman_xsk_destroy(cbowman_xsk *x);
 int cbowman_xsk_fd(const cbowman_xsk *x);
 /// Ring geometries: 0 rx, 1 tx, 2 fill, 3 completion.

@@ -75,7 +75,7 @@ public enum Demo {
                 var burst = Burst()
                 var meta = PacketMetadata()
                 while !shared.stop.load(ordering: .relaxed) {
-                    let n = try port.receive(into: &burst, pool: &pool)
+                    let n = try port.receiveBurst(into: &burst, pool: &pool)
                     if n == 0 { _ = port.waitReadable(timeoutMilliseconds: 10); continue }
                     var matched: UInt64 = 0, bad: UInt64 = 0
                     for k in 0..<burst.count {

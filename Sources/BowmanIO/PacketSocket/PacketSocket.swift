@@ -29,20 +29,20 @@ public struct PacketSocket: ~Copyable {
         if rc == 0, qdiscBypass { rc = cbowman_setsockopt_int(s, SOL_PACKET, PACKET_QDISC_BYPASS, 1) }
         if rc == 0, ignoreOutgoing { rc = cbowman_setsockopt_int(s, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) }
         if rc == 0 { _ = cbowman_setsockopt_int(s, SOL_SOCKET, SO_RCVBUF, receiveBufferBytes) }
-        if rc != 0 { close(s); throw Errno(rc) }
+        if rc != 0 { Glibc.close(s); throw Errno(rc) }
         fd = s
         self.interface = interface
         interfaceIndex = index
         self.headroom = headroom
     }
 
-    deinit { close(fd) }
+    deinit { Glibc.close(fd) }
 
     /// Receives up to a burst's free room of packets into fresh pool frames.
     /// Returns the number received (0 when nothing is waiting). Frames that
     /// got no packet go straight back to the pool.
     @inlinable
-    public func receive(into burst: inout Burst, pool: inout FramePool) throws(Errno) -> Int {
+    public func receiveBurst(into burst: inout Burst, pool: inout FramePool) throws(Errno) -> Int {
         let want = burst.capacity - burst.count
         return try withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * Burst.capacity) { tmp throws(Errno) -> Int in
             let idx = tmp.baseAddress!, lens = idx + Burst.capacity
@@ -64,7 +64,7 @@ public struct PacketSocket: ~Copyable {
     /// and removed from the burst. Returns how many were sent; the rest stay
     /// in the burst (ring full), for the caller to retry or drop.
     @inlinable
-    public func send(_ burst: inout Burst, pool: inout FramePool) throws(Errno) -> Int {
+    public func sendBurst(_ burst: inout Burst, pool: inout FramePool) throws(Errno) -> Int {
         if burst.isEmpty { return 0 }
         let count = burst.count
         let n = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * Burst.capacity) { tmp -> Int32 in

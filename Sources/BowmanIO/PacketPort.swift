@@ -1,0 +1,39 @@
+import BowmanPacket
+
+/// The capability every port kind has: move bursts of frames between the
+/// port and a core's frame pool. Workers are generic over it, so each
+/// worker is specialised for its port kind: no existential, no indirect call.
+public protocol PacketPort: ~Copyable {
+    /// Appends up to the burst's free room of received packets; returns how many.
+    mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int
+    /// Sends from the front of the burst, removing what was taken; what the
+    /// port had no room for stays. Returns how many were taken.
+    mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int
+    /// Housekeeping between bursts (completions, refills).
+    mutating func service(pool: inout FramePool)
+    /// A descriptor to wait on with poll(2) when idle, or -1.
+    var pollDescriptor: Int32 { get }
+    /// Gives back every frame the port still holds and closes it.
+    mutating func close(returningFramesTo pool: inout FramePool)
+    /// "kind:interface:queue" for logs and counters.
+    var name: String { get }
+}
+
+extension AFXDPPort: PacketPort {
+    @inlinable public mutating func service(pool: inout FramePool) { reclaimCompletions(pool: &pool) }
+    public var pollDescriptor: Int32 { socketDescriptor }
+    public var name: String { "af_xdp:\(interface):\(queue)" }
+}
+
+extension PacketSocket: PacketPort {
+    @inlinable public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
+        (try? receiveBurst(into: &burst, pool: &pool)) ?? 0
+    }
+    @inlinable public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int {
+        (try? sendBurst(&burst, pool: &pool)) ?? 0
+    }
+    @inlinable public mutating func service(pool: inout FramePool) {}
+    public var pollDescriptor: Int32 { fd }
+    public mutating func close(returningFramesTo pool: inout FramePool) {}
+    public var name: String { "af_packet:\(interface)" }
+}

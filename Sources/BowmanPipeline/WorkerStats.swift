@@ -1,0 +1,30 @@
+import Synchronization
+
+/// Counters of one worker, written by the worker once per burst with
+/// relaxed stores and read by the management core (summed per worker).
+/// One writer per field: no read-modify-write atomics on the data path.
+public final class WorkerStats: Sendable {
+    public let rxPackets = Atomic<UInt64>(0)
+    public let txPackets = Atomic<UInt64>(0)
+    /// Packets dropped by the forwarding function (its verdict).
+    public let dropped = Atomic<UInt64>(0)
+    /// Packets the output port had no room for.
+    public let txFull = Atomic<UInt64>(0)
+    public let bursts = Atomic<UInt64>(0)
+    public let idlePolls = Atomic<UInt64>(0)
+    /// Thread CPU time of the worker, nanoseconds.
+    public let cpuNanoseconds = Atomic<UInt64>(0)
+    public init() {}
+
+    public struct Snapshot: Sendable, Equatable {
+        public var rxPackets: UInt64, txPackets: UInt64, dropped: UInt64, txFull: UInt64, bursts: UInt64, idlePolls: UInt64
+        public var cpuNanoseconds: UInt64
+    }
+
+    public func snapshot() -> Snapshot {
+        Snapshot(rxPackets: rxPackets.load(ordering: .relaxed), txPackets: txPackets.load(ordering: .relaxed),
+                 dropped: dropped.load(ordering: .relaxed), txFull: txFull.load(ordering: .relaxed),
+                 bursts: bursts.load(ordering: .relaxed), idlePolls: idlePolls.load(ordering: .relaxed),
+                 cpuNanoseconds: cpuNanoseconds.load(ordering: .relaxed))
+    }
+}
