@@ -53,7 +53,7 @@ let package = Package(
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "BowmanPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
         // MARK: tests

@@ -1,5 +1,6 @@
 #include "CBowmanXDP.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,23 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
+
+/* libbpf and libxdp print warnings to stderr; Bowman reports failures in
+ * its own words, so their logs are shown only with BOWMAN_BPF_LOG set. */
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args) {
+    (void)level;
+    if (getenv("BOWMAN_BPF_LOG")) return vfprintf(stderr, fmt, args);
+    return 0;
+}
+static int quiet_libxdp(enum libxdp_print_level level, const char *fmt, va_list args) {
+    (void)level;
+    if (getenv("BOWMAN_BPF_LOG")) return vfprintf(stderr, fmt, args);
+    return 0;
+}
+__attribute__((constructor)) static void cbowman_quiet_logs(void) {
+    libbpf_set_print(quiet_libbpf);
+    libxdp_set_print(quiet_libxdp);
+}
 
 static int fail(char *err, size_t errlen, int rc, const char *what) {
     char buf[128];
@@ -203,6 +221,8 @@ int cbowman_xsk_create(cbowman_umem *u, const char *ifname, uint32_t queue, cons
         rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, &x->tx, fill, comp, &scfg);
     }
     if (rc) { free(x); return fail(err, errlen, rc, "cannot bind AF_XDP socket"); }
+    if (cfg->zero_copy && reason && reasonlen && !reason[0])
+        snprintf(reason, reasonlen, "the kernel granted copy mode (a shared UMEM follows its first socket's mode)");
     if (x->first) { x->fill = u->fill; x->comp = u->comp; }
     u->sockets++;
     int fd = xsk_socket__fd(x->xsk);

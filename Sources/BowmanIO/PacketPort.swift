@@ -17,6 +17,24 @@ public protocol PacketPort: ~Copyable {
     mutating func close(returningFramesTo pool: inout FramePool)
     /// "kind:interface:queue" for logs and counters.
     var name: String { get }
+    /// True only for `NullPort` (a worker's absent second port).
+    static var isNull: Bool { get }
+}
+
+extension PacketPort where Self: ~Copyable {
+    public static var isNull: Bool { false }
+}
+
+/// The absent second port of a single-port worker: never receives, takes nothing.
+public struct NullPort: PacketPort {
+    public init() {}
+    public static var isNull: Bool { true }
+    @inlinable public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int { 0 }
+    @inlinable public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int { 0 }
+    @inlinable public mutating func service(pool: inout FramePool) {}
+    public var pollDescriptor: Int32 { -1 }
+    public mutating func close(returningFramesTo pool: inout FramePool) {}
+    public var name: String { "none" }
 }
 
 extension AFXDPPort: PacketPort {

@@ -20,17 +20,19 @@ public enum IdlePolicy: Sendable, Equatable {
 /// owned by its thread and passed `inout`; the only shared state is the stop
 /// flag (read once per round) and the counters (written once per burst).
 public enum Worker {
-    /// Serves one or two ports of the same kind with forwarding function `F`
-    /// until `stop` is set. Port indices: `a` is 0, `b` is 1.
-    public static func run<P: PacketPort & ~Copyable, F: ForwardingFunction>(
-        _ a: inout P, _ b: inout P, twoPorts: Bool, function: inout F, pool: inout FramePool,
-        idle: IdlePolicy, stats: WorkerStats, stop: borrowing Atomic<Bool>
+    /// Serves one port, or two of the same kind, with forwarding function
+    /// `F` until `stop` is set. Port indices: `a` is 0, `b` (if any) is 1.
+    /// A single-port worker passes `NullPort()` as `b`.
+    public static func run<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable, F: ForwardingFunction>(
+        _ a: inout A, _ b: inout B, function: inout F, pool: inout FramePool,
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
     ) {
+        let twoPorts = !B.isNull
         var burst = Burst()
         var rx: UInt64 = 0, tx: UInt64 = 0, dropped: UInt64 = 0, full: UInt64 = 0, bursts: UInt64 = 0, idlePolls: UInt64 = 0
         var empty = 0
         let cpuStart = Clock.threadCPUNanoseconds
-        while !stop.load(ordering: .relaxed) {
+        while !stop.isSet {
             var got = 0
             for input in 0..<(twoPorts ? 2 : 1) {
                 let n = input == 0 ? a.receive(into: &burst, pool: &pool) : b.receive(into: &burst, pool: &pool)
@@ -43,7 +45,7 @@ public enum Worker {
                     dropped &+= UInt64(burst.count)
                     pool.release(burst: &burst)
                 case .forward(let out):
-                    let sent = out == 0 ? a.transmit(&burst, pool: &pool) : b.transmit(&burst, pool: &pool)
+                    let sent = out == 0 || !twoPorts ? a.transmit(&burst, pool: &pool) : b.transmit(&burst, pool: &pool)
                     tx &+= UInt64(sent)
                     if !burst.isEmpty {
                         // Output ring full: drop the rest rather than stall input.

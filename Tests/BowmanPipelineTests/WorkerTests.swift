@@ -15,7 +15,7 @@ final class Rig<F: ForwardingFunction>: @unchecked Sendable {
     var b = MemoryPort(name: "b")
     var function: F
     let stats = WorkerStats()
-    let stop = Atomic<Bool>(false)
+    let stop = StopFlag()
 
     init(_ f: F, frames: Int = 256) throws {
         pool = try FramePool(frameSize: 2048, frameCount: frames)
@@ -25,11 +25,16 @@ final class Rig<F: ForwardingFunction>: @unchecked Sendable {
     /// Runs until `expected` packets were received (or 10 s), then stops and joins.
     func run(twoPorts: Bool, expected: UInt64) throws {
         let t = try PinnedThread(name: "test-worker", core: nil) { [self] in
-            Worker.run(&a, &b, twoPorts: twoPorts, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+            if twoPorts {
+                Worker.run(&a, &b, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+            } else {
+                var none = NullPort()
+                Worker.run(&a, &none, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+            }
         }
         let deadline = Clock.monotonicNanoseconds + 10_000_000_000
         while stats.rxPackets.load(ordering: .relaxed) < expected && Clock.monotonicNanoseconds < deadline { usleep(200) }
-        stop.store(true, ordering: .relaxed)
+        stop.set()
         t.join()
     }
 }

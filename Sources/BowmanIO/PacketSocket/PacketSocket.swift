@@ -85,6 +85,17 @@ public struct PacketSocket: ~Copyable {
         return sent
     }
 
+    /// Sends each frame with one send(2) (control plane, tests, generators
+    /// of mixed frames). Returns how many the kernel took.
+    public func send(frames: [[UInt8]]) -> Int {
+        var n = 0
+        for f in frames {
+            let r = f.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if r == f.count { n += 1 }
+        }
+        return n
+    }
+
     /// Waits up to `timeoutMilliseconds` for the socket to become readable.
     public func waitReadable(timeoutMilliseconds: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

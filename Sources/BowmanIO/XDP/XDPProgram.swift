@@ -94,7 +94,8 @@ public enum XDPProgram {
         public var pinDirectory: String
         public var description: String {
             "attached \(XDPProgram.name) (id \(programID)) to \(interface) in \(mode?.description ?? "unknown") mode"
-                + (viaDispatcher ? " through libxdp's dispatcher" : "")
+                + (viaDispatcher ? " through libxdp's dispatcher"
+                    : " alone (libxdp's dispatcher did not load here; it needs kernel BTF and bpffs; BOWMAN_BPF_LOG=1 shows why)")
                 + "; \(hostAddresses) host addresses pass to the kernel; maps pinned in \(pinDirectory)"
         }
     }

@@ -1,0 +1,258 @@
+import BowmanCore
+import BowmanIO
+import BowmanPacket
+import BowmanPipeline
+import BowmanSystem
+import Foundation
+
+/// Runs ports and one pinned worker until told to stop: what `bowman run`
+/// does. Set-up and tear-down are on the calling (management) thread; the
+/// worker thread only moves packets.
+public enum DataPlane {
+    public struct Options: Sendable {
+        public var ports: [PortSpec] = []
+        public var forward: ForwardMode = .l2fwd
+        public var dataCore: CoreID? = nil
+        public var xdpMode: XDPAttachMode = .native
+        public var zeroCopy = true
+        public var needWakeup = true
+        public var busyPollMicroseconds: Int32 = 0
+        public var idle: IdlePolicy = .poll(emptyPolls: 64, milliseconds: 1)
+        public var frameCount = 8192
+        public var ringSize: UInt32 = 2048
+        /// Next-hop MACs per port for l2fwd (port i's packets leave with this destination).
+        public var nextHopMACs: [MACAddress?] = []
+        public var statsInterval: Double = 1
+        public init() {}
+    }
+
+    public struct Report: Sendable, CustomStringConvertible {
+        public var seconds: Double
+        public var stats: WorkerStats.Snapshot
+        public var audit: FramePool.Audit
+        public var portNotes: [String]
+        public var description: String {
+            let s = stats
+            return String(format: "%.2f s: rx %llu (%.3f Mpps), tx %llu, dropped %llu, tx ring full %llu; worker CPU %.1f ns/packet; ",
+                          seconds, s.rxPackets, Double(s.rxPackets) / seconds / 1e6, s.txPackets, s.dropped, s.txFull,
+                          s.rxPackets > 0 ? Double(s.cpuNanoseconds) / Double(s.rxPackets) : 0)
+                + "frames: \(audit)"
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
+    }
+
+    /// Runs until `stop` is set (or `seconds` pass, when given). `progress`
+    /// receives a line per `statsInterval`.
+    public static func run(_ o: Options, seconds: Double? = nil, stop: StopFlag,
+                           ready: (@Sendable () -> Void)? = nil,
+                           progress: @escaping (String) -> Void) throws -> Report {
+        guard (1...2).contains(o.ports.count) else { throw Failure("give one or two --port (got \(o.ports.count))") }
+        if o.forward == .l2fwd && o.ports.count != 2 { throw Failure("l2fwd needs two ports") }
+        let xdp = o.ports.allSatisfy { if case .afXDP = $0 { true } else { false } }
+        let packet = o.ports.allSatisfy { if case .afPacket = $0 { true } else { false } }
+        guard xdp || packet else { throw Failure("one worker serves ports of one kind: mix af_xdp and af_packet on separate runs") }
+        if o.ports.count == 2 && o.ports[0] == o.ports[1] { throw Failure("the two ports are the same (\(o.ports[0]))") }
+        for p in o.ports where if_nametoindex(p.interface) == 0 { throw Failure("no such interface: \(p.interface)") }
+
+        if xdp {
+            return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+        }
+        return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+    }
+
+    // MARK: - AF_XDP
+
+    static func runAFXDP(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
+        guard geteuid() == 0 else { throw Failure("AF_XDP ports need root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)") }
+        var attachedHere: [String] = []
+        var notes: [String] = []
+        // Attach Bowman's program where it is not yet, and detach on every exit path.
+        defer { for i in attachedHere { _ = try? XDPProgram.detach(interface: i) } }
+        for ifc in Set(o.ports.map(\.interface)).sorted() {
+            let queues = XDPProgram.receiveQueueCount(ifc)
+            for case .afXDP(let i, let q) in o.ports where i == ifc && Int(q) >= queues {
+                throw Failure("\(i) has \(queues) receive queue\(queues == 1 ? "" : "s"); queue \(q) is out of range")
+            }
+            let progs = try XDPProgram.programs(on: ifc)
+            if !progs.contains(where: { $0.name == XDPProgram.name }) {
+                let r = try XDPProgram.attach(interface: ifc, mode: o.xdpMode)
+                attachedHere.append(ifc)
+                notes.append(r.description)
+            }
+        }
+        let node = o.dataCore.flatMap { NUMA.node(ofCPU: $0.rawValue) } ?? NUMA.node(ofInterface: o.ports[0].interface) ?? 0
+        var umemConfig = XSKUmem.Configuration()
+        umemConfig.ringSize = o.ringSize
+        umemConfig.zeroCopy = o.zeroCopy
+        umemConfig.needWakeup = o.needWakeup
+        umemConfig.busyPollMicroseconds = o.busyPollMicroseconds
+        let rig = try AFXDPRig(options: o, numaNode: node, umemConfig: umemConfig)
+        defer { rig.closeAll() }
+        for (k, spec) in o.ports.enumerated() {
+            guard case .afXDP(let i, let q) = spec else { continue }
+            let maps = try XDPMaps(directory: XDPProgram.pinDirectory(i))
+            let (fd, port, zc, why) = rig.portInfo(k)
+            try maps.setSocket(queue: q, fd: fd)
+            rig.maps.append((maps, q))
+            notes.append("\(port): \(zc ? "zero-copy" : "copy mode")\(why.map { " (\($0))" } ?? ""), frames on NUMA node \(rig.poolNode)")
+        }
+        for n in notes { progress(n) }
+        return try drive(rig, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
+    }
+
+    // MARK: - AF_PACKET (plain socket; TPACKET_V3 ring comes next)
+
+    static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
+        guard geteuid() == 0 else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
+        let rig = try PacketRig(options: o)
+        return try drive(rig, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: [])
+    }
+
+    // MARK: - Running a rig
+
+    static func drive(_ rig: some RigProtocol, _ o: Options, seconds: Double?, stop: StopFlag,
+                      ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String]) throws -> Report {
+        let start = Date()
+        let thread = try PinnedThread(name: "bowman-worker", core: o.dataCore) { rig.runWorker() }
+        ready?()
+        var last = rig.stats.snapshot(), lastTime = start
+        while !stop.isSet {
+            if let s = seconds, Date().timeIntervalSince(start) >= s { break }
+            Thread.sleep(forTimeInterval: 0.05)
+            let now = Date()
+            if now.timeIntervalSince(lastTime) >= o.statsInterval {
+                let s = rig.stats.snapshot()
+                let dt = now.timeIntervalSince(lastTime)
+                progress(String(format: "  rx %10.0f pps  tx %10.0f pps  dropped %llu  tx-full %llu",
+                                Double(s.rxPackets - last.rxPackets) / dt, Double(s.txPackets - last.txPackets) / dt,
+                                s.dropped, s.txFull))
+                last = s; lastTime = now
+            }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        rig.stopFlag.set()
+        thread.join()
+        rig.closeAll()
+        return Report(seconds: elapsed, stats: rig.stats.snapshot(), audit: rig.audit(), portNotes: notes)
+    }
+}
+
+protocol RigProtocol: AnyObject, Sendable {
+    var stats: WorkerStats { get }
+    var stopFlag: StopFlag { get }
+    func runWorker()
+    func closeAll()
+    func audit() -> FramePool.Audit
+}
+
+/// Owns the pool, ports and function of one AF_XDP worker (a class so the
+/// worker thread and the management thread can hand it over; only one of
+/// them touches it at a time: set-up, run, tear-down).
+final class AFXDPRig: RigProtocol, @unchecked Sendable {
+    var pool: FramePool
+    let umem: XSKUmem
+    var a: AFXDPPort?
+    var b: AFXDPPort?
+    var maps: [(XDPMaps, UInt32)] = []
+    let options: DataPlane.Options
+    let stats = WorkerStats()
+    let stopFlag = StopFlag()
+    let poolNode: Int
+    var closed = false
+
+    init(options o: DataPlane.Options, numaNode: Int, umemConfig: XSKUmem.Configuration) throws {
+        options = o
+        pool = try FramePool.onNUMANode(numaNode, frameSize: 2048, frameCount: o.frameCount)
+        poolNode = pool.numaNode
+        umem = try XSKUmem(pool: pool, configuration: umemConfig)
+        guard case .afXDP(let i0, let q0) = o.ports[0] else { throw DataPlane.Failure("not an af_xdp port") }
+        a = try AFXDPPort(interface: i0, queue: q0, umem: umem, pool: &pool)
+        if o.ports.count > 1, case .afXDP(let i1, let q1) = o.ports[1] {
+            b = try AFXDPPort(interface: i1, queue: q1, umem: umem, pool: &pool)
+        }
+    }
+
+    func runWorker() {
+        var pa = a.take()!
+        if var pb = b.take() {
+            runFunction(options, &pa, &pb, &pool, stats, stopFlag)
+            b = consume pb
+        } else {
+            var none = NullPort()
+            runFunction(options, &pa, &none, &pool, stats, stopFlag)
+        }
+        a = consume pa
+    }
+
+    /// Socket, name, zero-copy and copy-mode reason of port k (0 or 1).
+    func portInfo(_ k: Int) -> (Int32, String, Bool, String?) {
+        if k == 0 {
+            return (a?.socketDescriptor ?? -1, a?.name ?? "", a?.zeroCopy ?? false, a?.copyModeReason ?? nil)
+        }
+        return (b?.socketDescriptor ?? -1, b?.name ?? "", b?.zeroCopy ?? false, b?.copyModeReason ?? nil)
+    }
+
+    func closeAll() {
+        guard !closed else { return }
+        closed = true
+        for (m, q) in maps { m.clearSocket(queue: q) }
+        a?.close(returningFramesTo: &pool)
+        b?.close(returningFramesTo: &pool)
+    }
+
+    func audit() -> FramePool.Audit { pool.audit() }
+}
+
+final class PacketRig: RigProtocol, @unchecked Sendable {
+    var pool: FramePool
+    var a: PacketSocket?
+    var b: PacketSocket?
+    let options: DataPlane.Options
+    let stats = WorkerStats()
+    let stopFlag = StopFlag()
+
+    init(options o: DataPlane.Options) throws {
+        options = o
+        pool = try FramePool.onNUMANode(0, frameSize: 2048, frameCount: o.frameCount)
+        a = try PacketSocket(interface: o.ports[0].interface)
+        if o.ports.count > 1 { b = try PacketSocket(interface: o.ports[1].interface) }
+    }
+
+    func runWorker() {
+        var pa = a.take()!
+        if var pb = b.take() {
+            runFunction(options, &pa, &pb, &pool, stats, stopFlag)
+            b = consume pb
+        } else {
+            var none = NullPort()
+            runFunction(options, &pa, &none, &pool, stats, stopFlag)
+        }
+        a = consume pa
+    }
+
+    func closeAll() {}
+    func audit() -> FramePool.Audit { pool.audit() }
+}
+
+/// Picks the forwarding function once; the worker loop is specialised for it.
+func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
+    _ o: DataPlane.Options, _ a: inout A, _ b: inout B, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
+) {
+    switch o.forward {
+    case .drop:
+        var f = DropFunction()
+        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+    case .reflect:
+        var f = ReflectFunction()
+        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+    case .l2fwd:
+        var f = L2ForwardFunction(rewrite: (0..<2).map { k in
+            (source: nil, destination: k < o.nextHopMACs.count ? o.nextHopMACs[k] : nil)
+        })
+        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+    }
+}

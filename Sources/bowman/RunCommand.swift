@@ -1,0 +1,81 @@
+import ArgumentParser
+import Bowman
+import BowmanCore
+import BowmanIO
+import BowmanPipeline
+import BowmanSystem
+import Glibc
+
+/// Set by SIGINT/SIGTERM; an atomic store is async-signal-safe.
+let signalStop = StopFlag()
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the data plane: ports, one pinned worker, a forwarding function.",
+        discussion: """
+        Ports: af_xdp:IF:QUEUE (Bowman's XDP program is attached to IF if it is not already, and \
+        detached again on exit, SIGINT or SIGTERM) or af_packet:IF. Example:
+          bowman run --port af_xdp:eth1:0 --port af_xdp:eth2:0 --forward l2fwd --cores 1
+        """)
+
+    @Option(name: .customLong("port"), help: "A port (repeat for two).") var ports: [String] = []
+    @Option(help: "drop, l2fwd or reflect.") var forward: String = "l2fwd"
+    @Option(help: "Data cores (one worker per core; 1 for now).") var cores: Int = 1
+    @Option(help: "CPU of the data core (default: the last CPU; the management thread keeps CPU 0).") var core: Int32?
+    @Option(help: "XDP attach mode when Bowman attaches its program: native, generic, offload.") var xdpMode: String = "native"
+    @Flag(help: "Ask for copy mode instead of trying zero-copy.") var copy = false
+    @Flag(help: "Do not use need_wakeup (the kernel is kicked on every burst).") var noNeedWakeup = false
+    @Option(help: "SO_BUSY_POLL microseconds for preferred busy polling (0 off).") var busyPoll: Int32 = 0
+    @Option(help: "Idle policy: spin, or poll (poll(2) after 64 empty rounds).") var idle: String = "poll"
+    @Option(help: "Frames in the pool.") var frames: Int = 8192
+    @Option(help: "Next-hop MAC for packets leaving port N (repeat in port order; l2fwd).") var nextHop: [String] = []
+    @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var seconds: Double?
+
+    func run() throws {
+        var o = DataPlane.Options()
+        do {
+            o.ports = try ports.map { try PortSpec(parsing: $0) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard let f = ForwardMode(rawValue: forward) else { throw ValidationError("--forward must be drop, l2fwd or reflect") }
+        o.forward = f
+        guard cores == 1 else { throw ValidationError("--cores \(cores): one data core per run for now (one worker, up to two ports)") }
+        guard let m = XDPAttachMode(rawValue: xdpMode) else { throw ValidationError("--xdp-mode must be native, generic or offload") }
+        o.xdpMode = m
+        o.zeroCopy = !copy
+        o.needWakeup = !noNeedWakeup
+        o.busyPollMicroseconds = busyPoll
+        switch idle {
+        case "spin": o.idle = .spin
+        case "poll": o.idle = .poll(emptyPolls: 64, milliseconds: 1)
+        default: throw ValidationError("--idle must be spin or poll")
+        }
+        guard frames >= 256 else { throw ValidationError("--frames must be at least 256") }
+        o.frameCount = frames
+        o.nextHopMACs = try nextHop.map { t in
+            guard let mac = MACAddress(t) else { throw ValidationError("--next-hop '\(t)' is not a MAC address") }
+            return mac
+        }
+        let cpus = Int32(Affinity.allowedCPUCount)
+        let dataCore = core ?? max(0, cpus - 1)
+        guard dataCore >= 0 && dataCore < max(cpus, 1) else { throw ValidationError("--core \(dataCore): this machine has \(cpus) CPUs") }
+        o.dataCore = CoreID(dataCore)
+        // The management thread (and everything it starts later) stays off the data core.
+        if cpus > 1 { try? Affinity.restrictCurrentThread(to: [CoreID(dataCore == 0 ? 1 : 0)]) }
+
+        signal(SIGINT) { _ in signalStop.set() }
+        signal(SIGTERM) { _ in signalStop.set() }
+        do {
+            let report = try DataPlane.run(o, seconds: seconds, stop: signalStop) { print($0) }
+            print("bowman run: \(report)")
+            if !report.audit.isConsistent { printError("bowman run: frame accounting is inconsistent"); throw ExitCode(1) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("bowman run: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Bowman
+import BowmanCore
+import BowmanIO
+import BowmanPacket
+import BowmanPipeline
+import BowmanSystem
+import BowmanTestSupport
+import Foundation
+import Testing
+
+/// Runs `body` on a fresh thread inside network namespace `ns` and returns its result.
+final class ResultBox<T>: @unchecked Sendable { var result: Result<T, any Error>? }
+
+func inNamespace<T: Sendable>(_ ns: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    let t = try PinnedThread(name: "ns-\(ns)", core: nil) {
+        do {
+            try NetworkNamespace.enter(ns)
+            box.result = .success(try body())
+        } catch { box.result = .failure(error) }
+    }
+    t.join()
+    return try box.result!.get()
+}
+
+/// Bowman's data plane running in the lab's dut namespace while `body` runs.
+func withBowman(_ lab: LineLab, _ o: DataPlane.Options, _ body: () throws -> Void) throws -> DataPlane.Report {
+    let box = ResultBox<DataPlane.Report>(), stop = StopFlag(), ready = DispatchSemaphore(value: 0)
+    let dut = lab.dut
+    let t = try PinnedThread(name: "bowman-dut", core: nil) {
+        do {
+            try NetworkNamespace.enter(dut)
+            box.result = .success(try DataPlane.run(o, stop: stop, ready: { ready.signal() }) { _ in })
+        } catch {
+            box.result = .failure(error)
+            ready.signal()
+        }
+    }
+    _ = ready.wait(timeout: .now() + 20)
+    var bodyError: (any Error)?
+    if box.result == nil {
+        usleep(200_000)   // let the first fill ring reach the kernel
+        do { try body() } catch { bodyError = error }
+    }
+    stop.set()
+    t.join()
+    if let e = bodyError { throw e }
+    return try box.result!.get()
+}
+
+/// Starts capturing on `ifc` in `ns`; `finish()` waits until `count` frames
+/// with UDP destination port `marker` arrived (or `timeout`) and returns them.
+final class SinkCapture: @unchecked Sendable {
+    private var frames: [[UInt8]] = []
+    private let done = StopFlag()
+    private var thread: PinnedThread?
+    private let started = DispatchSemaphore(value: 0)
+
+    init(ns: String, interface ifc: String, marker: UInt16, count: Int, timeout: Double = 5) throws {
+        thread = try PinnedThread(name: "sink", core: nil) { [self] in
+            do {
+                try NetworkNamespace.enter(ns)
+                var pool = try FramePool(frameSize: 2048, frameCount: 256)
+                let s = try PacketSocket(interface: ifc)
+                started.signal()
+                var burst = Burst()
+                var m = PacketMetadata()
+                let deadline = Clock.monotonicNanoseconds + UInt64(timeout * 1e9)
+                while frames.count < count && Clock.monotonicNanoseconds < deadline && !done.isSet {
+                    if (try? s.receiveBurst(into: &burst, pool: &pool)) ?? 0 == 0 { _ = s.waitReadable(timeoutMilliseconds: 5); continue }
+                    for k in 0..<burst.count {
+                        let p = UnsafeRawBufferPointer(burst.packet(at: k, in: pool))
+                        if (try? PacketParser.parse(ethernet: p, into: &m)) != nil, m.l4Protocol == IPProtocol.udp, m.dstPort == marker {
+                            frames.append(Array(p))
+                        }
+                    }
+                    pool.release(burst: &burst)
+                }
+            } catch { started.signal() }
+        }
+        _ = started.wait(timeout: .now() + 5)
+    }
+
+    func finish() -> [[UInt8]] {
+        thread?.join()
+        return frames
+    }
+}
+
+/// IPv4 and IPv6 UDP frames of several sizes from vA's MAC to vB's; the
+/// source port numbers them, the destination port marks the test.
+func testFrames(_ lab: LineLab, marker: UInt16) -> [[UInt8]] {
+    let src = MACAddress(lab.mac[lab.vA]!)!, dst = MACAddress(lab.mac[lab.vB]!)!
+    var out: [[UInt8]] = []
+    for (k, size) in [60, 64, 128, 512, 1000, 1514, 60, 1514].enumerated() {
+        out.append(try! PacketBuilder.bytes(.udp4(from: IPv4Address(198, 18, 0, 1), to: IPv4Address(198, 18, 1, 2),
+                                                  sourcePort: UInt16(2 * k), destinationPort: marker, frameLength: size,
+                                                  source: src, destination: dst)))
+        out.append(try! PacketBuilder.bytes(.udp6(from: IPv6Address("fd00:18::1")!, to: IPv6Address("fd00:19::2")!,
+                                                  sourcePort: UInt16(2 * k + 1), destinationPort: marker, frameLength: max(size, 78),
+                                                  source: src, destination: dst)))
+    }
+    return out
+}
+
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces, attach XDP and open AF_XDP sockets"))
+struct DataPlaneTests {
+    func l2fwdThrough(_ ports: [PortSpec], lab: LineLab, marker: UInt16) throws -> DataPlane.Report {
+        var o = DataPlane.Options()
+        o.ports = ports
+        o.forward = .l2fwd
+        o.frameCount = 4096
+        o.nextHopMACs = [MACAddress(lab.mac[lab.vA]!)!, MACAddress(lab.mac[lab.vD]!)!]
+        let frames = testFrames(lab, marker: marker)
+        var received: [[UInt8]] = []
+        let report = try withBowman(lab, o) {
+            let sink = try SinkCapture(ns: lab.sink, interface: lab.vD, marker: marker, count: frames.count)
+            let vA = lab.vA
+            let sent = try inNamespace(lab.gen) { try PacketSocket(interface: vA).send(frames: frames) }
+            #expect(sent == frames.count)
+            received = sink.finish()
+        }
+        // Every frame arrives, in order, unchanged but for the next hop's MAC.
+        #expect(received.count == frames.count, "received \(received.count) of \(frames.count): \(report)")
+        let vD = MACAddress(lab.mac[lab.vD]!)!.octets
+        for (got, want) in zip(received, frames) {
+            #expect(Array(got[0..<6]) == vD)
+            #expect(got[6...] == want[6...], "frame changed beyond the destination MAC")
+        }
+        #expect(report.audit.isConsistent, "\(report.audit)")
+        #expect(report.stats.txPackets >= UInt64(frames.count))
+        return report
+    }
+
+    @Test func afXDPForwardsIPv4AndIPv6Unchanged() throws {
+        let lab = LineLab(tag: "x\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let r = try l2fwdThrough([.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)], lab: lab, marker: 4242)
+        #expect(r.portNotes.contains { $0.contains("copy mode") || $0.contains("zero-copy") })
+        // Bowman attached the program and detached it on exit.
+        let progs = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
+        #expect(progs.isEmpty, "left attached: \(progs)")
+    }
+
+    @Test func afPacketForwardsIPv4AndIPv6Unchanged() throws {
+        let lab = LineLab(tag: "p\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        _ = try l2fwdThrough([.afPacket(interface: lab.vB), .afPacket(interface: lab.vC)], lab: lab, marker: 4343)
+    }
+
+    /// With the program attached and AF_XDP sockets bound, traffic for the
+    /// host itself still reaches the kernel: ping, ping6 (ND), TCP connect.
+    @Test func hostTrafficReachesTheKernel() throws {
+        let lab = LineLab(tag: "h\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        var o = DataPlane.Options()
+        o.ports = [.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)]
+        o.forward = .l2fwd
+        o.frameCount = 2048
+        let report = try withBowman(lab, o) {
+            // No static neighbour for this one: ARP must pass too.
+            _ = try? Shell.run(["ip", "-n", lab.gen, "neigh", "del", "198.18.0.2", "dev", lab.vA])
+            let ping = try Shell.run(["ip", "netns", "exec", lab.gen, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.0.2"])
+            #expect(ping.contains("3 received"), "\(ping)")
+            _ = try? Shell.run(["ip", "-n", lab.gen, "-6", "neigh", "del", "fd00:18::2", "dev", lab.vA])
+            let ping6 = try Shell.run(["ip", "netns", "exec", lab.gen, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd00:18::2"])
+            #expect(ping6.contains("3 received"), "\(ping6)")
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            server.arguments = ["ip", "netns", "exec", lab.dut, "python3", "-c",
+                                "import socket;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+                                + "s.bind(('198.18.0.2',2222));s.listen(1);s.settimeout(10);c,_=s.accept();c.sendall(b'bowman-ok');c.close()"]
+            try server.run()
+            defer { if server.isRunning { server.terminate() }; server.waitUntilExit() }
+            usleep(500_000)
+            let reply = try Shell.run(["ip", "netns", "exec", lab.gen, "python3", "-c",
+                                       "import socket;s=socket.create_connection(('198.18.0.2',2222),5);print(s.recv(64).decode())"])
+            #expect(reply.contains("bowman-ok"), "\(reply)")
+        }
+        #expect(report.audit.isConsistent)
+    }
+
+    @Test func badPortsAreRefusedWithOneLine() throws {
+        let lab = LineLab(tag: "e\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        func failure(_ ports: [PortSpec], forward: ForwardMode = .drop) -> String {
+            var o = DataPlane.Options()
+            o.ports = ports
+            o.forward = forward
+            do {
+                _ = try withBowman(lab, o) {}
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        #expect(failure([.afXDP(interface: "nosuch0", queue: 0)]) == "no such interface: nosuch0")
+        #expect(failure([.afXDP(interface: lab.vB, queue: 7)]).contains("queue 7 is out of range"))
+        #expect(failure([.afXDP(interface: lab.vB, queue: 0)], forward: .l2fwd) == "l2fwd needs two ports")
+        #expect(failure([.afXDP(interface: lab.vB, queue: 0), .afPacket(interface: lab.vC)]).contains("one kind"))
+        // A foreign program outside the dispatcher stays, and Bowman says why it cannot start.
+        let obj = try foreignObject()
+        try Shell.run(["ip", "-n", lab.dut, "link", "set", "dev", lab.vB, "xdpdrv", "obj", obj, "sec", "xdp"])
+        #expect(failure([.afXDP(interface: lab.vB, queue: 0)]).contains("outside libxdp's dispatcher"))
+        let still = try Shell.run(["ip", "-n", lab.dut, "-d", "link", "show", lab.vB])
+        #expect(still.contains("foreign_pass"))
+        #expect(PortSpec.self == PortSpec.self)
+        #expect(throws: PortSpec.ParseError.self) { _ = try PortSpec(parsing: "af_xdp:eth0") }
+        #expect(throws: PortSpec.ParseError.self) { _ = try PortSpec(parsing: "dpdk:0000:01:00.0") }
+    }
+
+    /// A minimal XDP_PASS program that is not Bowman's, built with the toolchain's clang.
+    func foreignObject() throws -> String {
+        let dir = try TestData.temporaryDirectory()
+        let src = dir.appendingPathComponent("foreign.c").path, obj = dir.appendingPathComponent("foreign.o").path
+        try """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        SEC("xdp") int foreign_pass(struct xdp_md *ctx) { return XDP_PASS; }
+        char _license[] SEC("license") = "GPL";
+        """.write(toFile: src, atomically: true, encoding: .utf8)
+        try Shell.run(["clang", "-O2", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj])
+        return obj
+    }
+}
