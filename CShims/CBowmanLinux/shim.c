@@ -156,3 +156,12 @@ int cbowman_rx_queue_count(const char *ifname) {
     uint32_t n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
     return n ? (int)n : 1;
 }
+
+int cbowman_allowed_cpus(int *out, int max) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++) if (CPU_ISSET(c, &set)) out[n++] = c;
+    return n;
+}

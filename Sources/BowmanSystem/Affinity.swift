@@ -22,6 +22,13 @@ public enum Affinity {
     public static var currentCPU: Int32 { cbowman_current_cpu() }
     /// CPUs this process may use.
     public static var allowedCPUCount: Int { Int(cbowman_allowed_cpu_count()) }
+
+    /// The CPUs this thread may run on (after taskset/cpusets), ascending.
+    public static var allowedCPUs: [CoreID] {
+        var buf = [Int32](repeating: 0, count: 1024)
+        let n = cbowman_allowed_cpus(&buf, 1024)
+        return buf[0..<Int(n)].map { CoreID($0) }
+    }
 }
 
 /// Monotonic and per-thread CPU clocks in nanoseconds.

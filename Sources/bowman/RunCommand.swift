@@ -27,10 +27,14 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Ask for copy mode instead of trying zero-copy.") var copy = false
     @Flag(help: "Do not use need_wakeup (the kernel is kicked on every burst).") var noNeedWakeup = false
     @Option(help: "SO_BUSY_POLL microseconds for preferred busy polling (0 off).") var busyPoll: Int32 = 0
-    @Option(help: "Idle policy: spin, or poll (poll(2) after 64 empty rounds).") var idle: String = "poll"
-    @Option(help: "Frames in the pool.") var frames: Int = 8192
+    @Option(help: "Idle policy: spin, or poll (sleep in poll(2) as soon as a round finds nothing).") var idle: String = "poll"
+    @Option(help: "Frames in the pool.") var frames: Int = 16384
+    @Flag(help: "Benchmark mode: do not pass the host's own addresses to the kernel (every IP packet goes to Bowman).")
+    var noHostPass = false
     @Option(help: "Next-hop MAC for packets leaving port N (repeat in port order; l2fwd).") var nextHop: [String] = []
-    @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var seconds: Double?
+    @Option(name: [.customShort("d"), .long], help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var seconds: Double?
+    @Option(name: [.customShort("c"), .customLong("count-file")],
+            help: "Write the received-packet count to this file every 100 ms (for ../shared/perf/measure.py).") var countFile: String?
 
     func run() throws {
         var o = DataPlane.Options()
@@ -49,7 +53,7 @@ struct RunCommand: ParsableCommand {
         o.busyPollMicroseconds = busyPoll
         switch idle {
         case "spin": o.idle = .spin
-        case "poll": o.idle = .poll(emptyPolls: 64, milliseconds: 1)
+        case "poll": o.idle = .poll(emptyPolls: 1, milliseconds: 100)
         default: throw ValidationError("--idle must be spin or poll")
         }
         guard frames >= 256 else { throw ValidationError("--frames must be at least 256") }
@@ -58,12 +62,18 @@ struct RunCommand: ParsableCommand {
             guard let mac = MACAddress(t) else { throw ValidationError("--next-hop '\(t)' is not a MAC address") }
             return mac
         }
-        let cpus = Int32(Affinity.allowedCPUCount)
-        let dataCore = core ?? max(0, cpus - 1)
-        guard dataCore >= 0 && dataCore < max(cpus, 1) else { throw ValidationError("--core \(dataCore): this machine has \(cpus) CPUs") }
-        o.dataCore = CoreID(dataCore)
-        // The management thread (and everything it starts later) stays off the data core.
-        if cpus > 1 { try? Affinity.restrictCurrentThread(to: [CoreID(dataCore == 0 ? 1 : 0)]) }
+        // The data core is the last CPU we may use (or --core); the management
+        // thread, and everything it starts later, keeps the others.
+        let allowed = Affinity.allowedCPUs
+        let dataCore = core.map(CoreID.init) ?? allowed.last ?? CoreID(0)
+        guard allowed.isEmpty || allowed.contains(dataCore) else {
+            throw ValidationError("--core \(dataCore.rawValue) is not among the CPUs this process may use: \(allowed.map(\.rawValue))")
+        }
+        o.dataCore = dataCore
+        let management = allowed.filter { $0 != dataCore }
+        if !management.isEmpty { try? Affinity.restrictCurrentThread(to: management) }
+        o.countFile = countFile
+        o.passHostAddresses = !noHostPass
 
         signal(SIGINT) { _ in signalStop.set() }
         signal(SIGTERM) { _ in signalStop.set() }

@@ -89,4 +89,6 @@ int cbowman_mount_bpffs(const char *path);
 /// Receive queues of an interface via ETHTOOL_GCHANNELS (max of rx and
 /// combined channels), or -errno when the driver does not report channels.
 int cbowman_rx_queue_count(const char *ifname);
+/// The CPUs this thread may run on, ascending; returns how many (≤ max).
+int cbowman_allowed_cpus(int *out, int max);
 #endif

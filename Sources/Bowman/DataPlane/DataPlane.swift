@@ -17,12 +17,17 @@ public enum DataPlane {
         public var zeroCopy = true
         public var needWakeup = true
         public var busyPollMicroseconds: Int32 = 0
-        public var idle: IdlePolicy = .poll(emptyPolls: 64, milliseconds: 1)
-        public var frameCount = 8192
+        public var idle: IdlePolicy = .poll(emptyPolls: 1, milliseconds: 100)
+        public var frameCount = 16384
         public var ringSize: UInt32 = 2048
         /// Next-hop MACs per port for l2fwd (port i's packets leave with this destination).
         public var nextHopMACs: [MACAddress?] = []
         public var statsInterval: Double = 1
+        /// A file that gets the received-packet count every 100 ms.
+        public var countFile: String?
+        /// Fill the XDP program's host-address map when Bowman attaches it
+        /// (false: benchmark mode, see XDPProgram.attach).
+        public var passHostAddresses = true
         public init() {}
     }
 
@@ -79,7 +84,7 @@ public enum DataPlane {
             }
             let progs = try XDPProgram.programs(on: ifc)
             if !progs.contains(where: { $0.name == XDPProgram.name }) {
-                let r = try XDPProgram.attach(interface: ifc, mode: o.xdpMode)
+                let r = try XDPProgram.attach(interface: ifc, mode: o.xdpMode, passHostAddresses: o.passHostAddresses)
                 attachedHere.append(ifc)
                 notes.append(r.description)
             }
@@ -123,6 +128,7 @@ public enum DataPlane {
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
             Thread.sleep(forTimeInterval: 0.05)
+            if let f = o.countFile { writeCount(f, rig.stats.rxPackets.load(ordering: .relaxed)) }
             let now = Date()
             if now.timeIntervalSince(lastTime) >= o.statsInterval {
                 let s = rig.stats.snapshot()
@@ -137,8 +143,16 @@ public enum DataPlane {
         rig.stopFlag.set()
         thread.join()
         rig.closeAll()
+        if let f = o.countFile { writeCount(f, rig.stats.rxPackets.load(ordering: .relaxed)) }
         return Report(seconds: elapsed, stats: rig.stats.snapshot(), audit: rig.audit(), portNotes: notes)
     }
+}
+
+/// Replaces `path` with the count (write to a temporary, then rename: a
+/// reader never sees a half-written number).
+func writeCount(_ path: String, _ n: UInt64) {
+    let tmp = path + ".tmp"
+    if (try? "\(n)\n".write(toFile: tmp, atomically: false, encoding: .utf8)) != nil { rename(tmp, path) }
 }
 
 protocol RigProtocol: AnyObject, Sendable {

@@ -23,7 +23,7 @@ public struct AFXDPPort: ~Copyable {
     @usableFromInline let frameShift: UInt64
     @usableFromInline let frameMask: UInt64
     @usableFromInline let inKernel: UnsafeMutablePointer<UInt8>
-    /// Frames kept in the fill ring (half the ring by default).
+    /// Frames kept in the fill ring (all of it: the pool must hold more).
     @usableFromInline let fillTarget: UInt32
     public var counters = Counters()
 
@@ -81,7 +81,7 @@ public struct AFXDPPort: ~Copyable {
         frameMask = UInt64(umem.frameSize - 1)
         inKernel = .allocate(capacity: umem.frameCount)
         inKernel.initialize(repeating: 0, count: umem.frameCount)
-        fillTarget = max(64, fillSize / 2)
+        fillTarget = min(fillSize, UInt32(truncatingIfNeeded: max(64, pool.available / 2)))
         self.xsk = xsk
         self.umem = umem
         self.interface = interface

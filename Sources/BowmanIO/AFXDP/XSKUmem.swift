@@ -26,7 +26,9 @@ public final class XSKUmem: @unchecked Sendable {
     /// Registers the whole memory of `pool` (it must outlive the UMEM).
     public init(pool: borrowing FramePool, configuration c: Configuration = .init()) throws(XDPError) {
         var cfg = cbowman_xsk_config()
-        cfg.rx_size = c.ringSize; cfg.tx_size = c.ringSize; cfg.fill_size = c.ringSize; cfg.comp_size = c.ringSize
+        // The fill ring is twice the rx ring (as the C reference sets it): the
+        // kernel keeps receiving through a short stall of the worker.
+        cfg.rx_size = c.ringSize; cfg.tx_size = c.ringSize; cfg.fill_size = 2 * c.ringSize; cfg.comp_size = c.ringSize
         cfg.frame_size = UInt32(pool.frameSize); cfg.frame_headroom = 0
         cfg.zero_copy = c.zeroCopy ? 1 : 0; cfg.need_wakeup = c.needWakeup ? 1 : 0
         cfg.busy_poll_us = c.busyPollMicroseconds; cfg.busy_budget = c.busyPollBudget

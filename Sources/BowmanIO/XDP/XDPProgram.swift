@@ -107,8 +107,12 @@ public enum XDPProgram {
     /// privileged, the interface or object is missing, `queues` exceeds the
     /// interface's queues, or a foreign program is attached outside libxdp's
     /// dispatcher (it would be replaced).
+    /// - Parameter passHostAddresses: false leaves the host-address map empty
+    ///   so every IP packet goes to the engine (benchmarks whose generator
+    ///   targets the host's own address); ARP, ND, link-local traffic and
+    ///   the management ports still pass.
     public static func attach(interface: String, mode: XDPAttachMode = .native, queues: Int? = nil,
-                              objectPath: String? = nil) throws(XDPError) -> AttachReport {
+                              objectPath: String? = nil, passHostAddresses: Bool = true) throws(XDPError) -> AttachReport {
         guard geteuid() == 0 else { throw XDPError("attaching an XDP program needs root (CAP_NET_ADMIN and CAP_BPF)") }
         let index = try interfaceIndex(interface)
         let object = objectPath ?? defaultObjectPath()
@@ -140,7 +144,7 @@ public enum XDPProgram {
         do {
             let maps = try XDPMaps(directory: pin)
             var hosts = 0
-            for a in localAddresses() { try maps.addHostAddress(a); hosts += 1 }
+            if passHostAddresses { for a in localAddresses() { try maps.addHostAddress(a); hosts += 1 } }
             for (p, port) in defaultPassPorts { try maps.addPassPort(protocol: p, port: port) }
             let now = try programs(on: interface).first { $0.name == name }
             return AttachReport(interface: interface, programID: id, requestedMode: mode, mode: now?.mode,

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Bowman's data-plane benchmarks inside the reference harness.
+
+Imports a copy of ../shared/perf/bench.py (path in argv[1]) and adds Bowman
+receivers and forwarders as more tests with the same placement, generator,
+NAPI modes and counters as the C references next to them:
+
+  rx-bowman-*   bowman run --forward drop   vs  rx-xsk-* (xsk_rxdrop), rx-xdpdrop-* (kernel XDP_DROP)
+  fwd-bowman-*  bowman run --forward l2fwd  vs  fwd-xsk-* (xsk_fwd)
+  cost-bowman-* fixed offered load, CPU ns/packet vs cost-xsk-*
+
+Usage: bench_bowman.py PERF_DIR BOWMAN_BINARY run|list|summary ...
+"""
+import os, sys
+
+perf, bowman = sys.argv[1], sys.argv[2]
+sys.argv = [sys.argv[0]] + sys.argv[3:]
+sys.path.insert(0, perf)
+import bench  # noqa: E402
+
+CNT = bench.CNT
+RX = f"{bowman} run --port af_xdp:vB:0 --forward drop --no-host-pass --frames 16384 -c {CNT}"
+FWD = (f"{bowman} run --port af_xdp:vB:0 --port af_xdp:vC:0 --forward l2fwd --no-host-pass --frames 16384 "
+       f"--next-hop 02:00:00:00:00:0a --next-hop 02:00:00:00:00:0d -c {CNT}")
+T, FILE_SPECS = bench.T, bench.FILE_SPECS
+
+for s in (64, 1514):
+    # Same modes as the xsk_rxdrop anchors: spin on CPU 1 with kernel RX on CPU 0 (sirq),
+    # with and without need_wakeup; poll(2) when idle with kernel RX on CPU 1 (thr).
+    bench.TESTS[f"rx-bowman-spin-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{RX} --idle spin --no-need-wakeup",
+                                                specs=FILE_SPECS, primary=f"file:{CNT}")
+    bench.TESTS[f"rx-bowman-spin-wake-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{RX} --idle spin",
+                                                     specs=FILE_SPECS, primary=f"file:{CNT}")
+    bench.TESTS[f"rx-bowman-poll-wake-thr-{s}"] = T(size=s, napi="thr", rx=f"{RX} --idle poll",
+                                                    specs=FILE_SPECS, primary=f"file:{CNT}")
+    bench.TESTS[f"fwd-bowman-spin-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{FWD} --idle spin --no-need-wakeup",
+                                                 setup=bench.FWD_SETUP, teardown=bench.FWD_DOWN, gen_nice=19,
+                                                 specs=["xdp:pbsink:vD", f"file:{CNT}", "link:pbgen:vA:tx.dropped"],
+                                                 primary="xdp:pbsink:vD")
+    bench.TESTS[f"fwd-bowman-poll-thr-{s}"] = T(size=s, napi="thr", rx=f"{FWD} --idle poll",
+                                                setup=bench.FWD_SETUP, teardown=bench.FWD_DOWN, gen_nice=19,
+                                                specs=["xdp:pbsink:vD", f"file:{CNT}", "link:pbgen:vA:tx.dropped"],
+                                                primary="xdp:pbsink:vD")
+bench.TESTS["cost-bowman-poll-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle poll", specs=FILE_SPECS, primary=f"file:{CNT}")
+bench.TESTS["cost-bowman-spin-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle spin", specs=FILE_SPECS, primary=f"file:{CNT}")
+
+bench.main()
