@@ -25,6 +25,8 @@ public struct AFXDPPort: ~Copyable {
     @usableFromInline let inKernel: UnsafeMutablePointer<UInt8>
     /// Frames kept in the fill ring (all of it: the pool must hold more).
     @usableFromInline let fillTarget: UInt32
+    /// Descriptors queued on the tx ring whose completion has not come back.
+    @usableFromInline var txInFlight: UInt32 = 0
     public var counters = Counters()
 
     // MARK: cold
@@ -163,7 +165,9 @@ public struct AFXDPPort: ~Copyable {
         }
         if n > 0 {
             tx.submit()
-            // Copy mode sends only on a syscall; with need_wakeup the kernel says when.
+            txInFlight &+= n
+            // Copy mode sends only on a syscall (at most 32 frames per call);
+            // with need_wakeup the kernel says when it needs one.
             if !needWakeup || tx.needsWakeup { wakeTx() }
         }
         if n < count { counters.txRingFull &+= UInt64(count &- n) }
@@ -178,10 +182,15 @@ public struct AFXDPPort: ~Copyable {
         _ = cbowman_xsk_kick_tx(fd)
     }
 
-    /// Returns transmitted frames to the pool.
+    /// Returns transmitted frames to the pool, and kicks the kernel while
+    /// descriptors wait on the tx ring: a copy-mode socket drains it only on
+    /// sendto, a few dozen frames per call, so a full ring with no kick
+    /// would never empty.
     @inlinable public mutating func reclaimCompletions(pool: inout FramePool) {
-        let (n, first) = comp.peek(upTo: 256)
+        if txInFlight > 0 && (!needWakeup || tx.needsWakeup) { wakeTx() }
+        let (n, first) = comp.peek(upTo: 512)
         if n == 0 { return }
+        txInFlight &-= n
         var k: UInt32 = 0
         while k < n {
             let i = UInt32(truncatingIfNeeded: comp.address(at: first &+ k) >> frameShift)
