@@ -98,7 +98,7 @@ int cbowman_xdp_detach(int ifindex, const char *name, const char *pin_dir, char 
     xdp_multiprog__close(mp);
 unpin:
     if (pin_dir && pin_dir[0]) {
-        const char *maps[] = { BOWMAN_MAP_XSKS, BOWMAN_MAP_HOST_V4, BOWMAN_MAP_HOST_V6, BOWMAN_MAP_PASS_PORT, BOWMAN_MAP_COUNTERS };
+        const char *maps[] = { BOWMAN_MAP_XSKS, BOWMAN_MAP_HOST_V4, BOWMAN_MAP_HOST_V6, BOWMAN_MAP_PASS_PORT, BOWMAN_MAP_HOST_FILTER, BOWMAN_MAP_COUNTERS };
         char path[600];
         for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
             snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);

@@ -44,11 +44,18 @@ struct {
 } bm_host_v6 SEC(".maps");
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, BOWMAN_MAX_PASS_PORTS);
-    __type(key, struct bowman_port_key);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, BOWMAN_PORTS);
+    __type(key, __u32);
     __type(value, __u8);
 } bm_pass_ports SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, BOWMAN_HOST_FILTER_SLOTS);
+    __type(key, __u32);
+    __type(value, __u8);
+} bm_host_filter SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -81,8 +88,17 @@ static __always_inline int count(struct xdp_md *ctx, __u32 reason, int action)
 
 static __always_inline int port_is_pass(__u8 proto, __be16 port)
 {
-    struct bowman_port_key k = { .protocol = proto, .pad = 0, .port = port };
-    return bpf_map_lookup_elem(&bm_pass_ports, &k) != 0;
+    __u32 k = bpf_ntohs(port);
+    __u8 *v = bpf_map_lookup_elem(&bm_pass_ports, &k);
+    return v && (*v & (proto == IPPROTO_TCP ? BOWMAN_PASS_TCP : BOWMAN_PASS_UDP));
+}
+
+/* Whether a host address may hash to this slot (see bowman_host_hash). */
+static __always_inline int host_filter_hit(__u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+    __u32 k = bowman_host_hash(w0, w1, w2, w3);
+    __u8 *v = bpf_map_lookup_elem(&bm_host_filter, &k);
+    return v && *v;
 }
 
 /* Ports of the L4 header at l4, or 0 when it is not TCP/UDP or not there. */
@@ -131,7 +147,7 @@ int bowman_xdp(struct xdp_md *ctx)
         if ((void *)(ip + 1) > end)
             return count(ctx, BOWMAN_CNT_PASS_OTHER, XDP_PASS);
         __u32 dst = ip->daddr;
-        if (bpf_map_lookup_elem(&bm_host_v4, &dst))
+        if (host_filter_hit(dst, 0, 0, 0) && bpf_map_lookup_elem(&bm_host_v4, &dst))
             return count(ctx, BOWMAN_CNT_PASS_HOST_ADDR, XDP_PASS);
         /* 224.0.0.0/24: link-local multicast (routing protocols, IGMP). */
         if ((bpf_ntohl(dst) & 0xFFFFFF00) == 0xE0000000 || dst == 0xFFFFFFFF)
@@ -150,10 +166,13 @@ int bowman_xdp(struct xdp_md *ctx)
         /* ff02::/16 link-scope multicast (ND, MLD, GRASP ff02::13); fe80::/10. */
         if ((b0 == 0xFF && (b1 & 0x0F) <= 2) || (b0 == 0xFE && (b1 & 0xC0) == 0x80))
             return count(ctx, BOWMAN_CNT_PASS_LINK_LOCAL, XDP_PASS);
-        struct bowman_ipv6_key k;
-        __builtin_memcpy(k.addr, ip6->daddr.in6_u.u6_addr8, 16);
-        if (bpf_map_lookup_elem(&bm_host_v6, &k))
-            return count(ctx, BOWMAN_CNT_PASS_HOST_ADDR, XDP_PASS);
+        __u32 *d = ip6->daddr.in6_u.u6_addr32;
+        if (host_filter_hit(d[0], d[1], d[2], d[3])) {
+            struct bowman_ipv6_key k;
+            __builtin_memcpy(k.addr, ip6->daddr.in6_u.u6_addr8, 16);
+            if (bpf_map_lookup_elem(&bm_host_v6, &k))
+                return count(ctx, BOWMAN_CNT_PASS_HOST_ADDR, XDP_PASS);
+        }
         void *l4 = ip6 + 1;
         if (ip6->nexthdr == IPPROTO_ICMPV6) {
             struct icmp6hdr *ic = l4;

@@ -17,7 +17,8 @@ typedef uint8_t bm_u8; typedef uint16_t bm_u16; typedef uint32_t bm_u32; typedef
 #define BOWMAN_MAP_XSKS      "bm_xsks"       /* XSKMAP: rx queue index -> AF_XDP socket */
 #define BOWMAN_MAP_HOST_V4   "bm_host_v4"    /* HASH: IPv4 address (network order) -> 1 */
 #define BOWMAN_MAP_HOST_V6   "bm_host_v6"    /* HASH: struct bowman_ipv6_key -> 1 */
-#define BOWMAN_MAP_PASS_PORT "bm_pass_ports" /* HASH: struct bowman_port_key -> 1 */
+#define BOWMAN_MAP_PASS_PORT "bm_pass_ports" /* ARRAY[65536]: port (host order) -> BOWMAN_PASS_TCP|BOWMAN_PASS_UDP */
+#define BOWMAN_MAP_HOST_FILTER "bm_host_filter" /* ARRAY[4096]: bowman_host_hash(addr) -> 1 if a host address may hash there */
 #define BOWMAN_MAP_COUNTERS  "bm_counters"   /* PERCPU_ARRAY: enum bowman_counter -> struct bowman_counter_value */
 
 #define BOWMAN_MAX_QUEUES 64
@@ -28,13 +29,22 @@ struct bowman_ipv6_key {
     bm_u8 addr[16];
 };
 
-/* A transport port whose traffic always goes to the kernel (SSH, GRASP,
- * Bowman's control protocols), whatever its destination address. */
-struct bowman_port_key {
-    bm_u8 protocol;   /* IPPROTO_TCP or IPPROTO_UDP */
-    bm_u8 pad;
-    bm_u16 port;      /* network byte order */
-};
+/* bm_pass_ports values: traffic to (or from, for TCP) this port always goes
+ * to the kernel (SSH, GRASP, Bowman's control protocols). An array indexed
+ * by port: the JIT inlines array lookups, a hash lookup costs far more on
+ * every transit packet. */
+#define BOWMAN_PASS_TCP 1
+#define BOWMAN_PASS_UDP 2
+#define BOWMAN_PORTS 65536
+
+/* A filter in front of the host-address hash maps: transit packets, whose
+ * destination is not the host's, almost never hit a set slot and so skip the
+ * hash lookup. Both sides compute the slot with this function. */
+#define BOWMAN_HOST_FILTER_SLOTS 4096
+static inline bm_u32 bowman_host_hash(bm_u32 w0, bm_u32 w1, bm_u32 w2, bm_u32 w3) {
+    bm_u32 h = (w0 ^ (w1 * 0x9E3779B1u) ^ (w2 * 0x85EBCA77u) ^ (w3 * 0xC2B2AE3Du)) * 0x27D4EB2Fu;
+    return (h >> 20) & (BOWMAN_HOST_FILTER_SLOTS - 1);
+}
 
 /* Why a packet got its verdict; indexes the counters map. */
 enum bowman_counter {

@@ -8,8 +8,10 @@ import Testing
 /// again even when the test fails) and send traffic only inside them.
 @Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces and veth pairs"))
 struct DemoTests {
+    /// The demo's own namespaces (other suites make theirs in parallel).
     func namespaces() -> [String] {
         ((try? Shell.run(["ip", "netns", "list"])) ?? "").split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+            .filter { $0.hasPrefix("bmdemo-") }
     }
 
     @Test func demoMovesPacketsThroughBowman() throws {

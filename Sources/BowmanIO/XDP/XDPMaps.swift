@@ -8,7 +8,7 @@ import Glibc
 /// and the per-CPU verdict counters.
 public final class XDPMaps: @unchecked Sendable {
     public let directory: String
-    let xsks: Int32, hostV4: Int32, hostV6: Int32, passPorts: Int32, counters: Int32
+    let xsks: Int32, hostV4: Int32, hostV6: Int32, passPorts: Int32, hostFilter: Int32, counters: Int32
 
     /// Verdict counters, in the order of `enum bowman_counter`.
     public enum Counter: Int, CaseIterable, Sendable, CustomStringConvertible {
@@ -39,32 +39,42 @@ public final class XDPMaps: @unchecked Sendable {
         hostV4 = try open(BOWMAN_MAP_HOST_V4)
         hostV6 = try open(BOWMAN_MAP_HOST_V6)
         passPorts = try open(BOWMAN_MAP_PASS_PORT)
+        hostFilter = try open(BOWMAN_MAP_HOST_FILTER)
         counters = try open(BOWMAN_MAP_COUNTERS)
     }
 
-    deinit { for fd in [xsks, hostV4, hostV6, passPorts, counters] { close(fd) } }
+    deinit { for fd in [xsks, hostV4, hostV6, passPorts, hostFilter, counters] { close(fd) } }
 
     /// Marks an address as the host's own: traffic to it goes to the kernel.
     public func addHostAddress(_ a: IPAddress) throws(XDPError) {
         let one: UInt8 = 1
         let rc: Int32
+        var slot: UInt32
         switch a {
         case .v4(let v4):
             var key = v4.rawValue.bigEndian
+            // The BPF side hashes the address's words as loaded from the packet (network order in memory).
+            slot = bowman_host_hash(key, 0, 0, 0)
             rc = withUnsafePointer(to: one) { cbowman_bpf_map_update(hostV4, &key, $0) }
         case .v6(let v6):
             var key = bowman_ipv6_key()
             withUnsafeMutableBytes(of: &key.addr) { v6.store(to: $0, at: 0) }
+            let w = withUnsafeBytes(of: &key.addr) { b in (0..<4).map { b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) } }
+            slot = bowman_host_hash(w[0], w[1], w[2], w[3])
             rc = withUnsafePointer(to: one) { cbowman_bpf_map_update(hostV6, &key, $0) }
         }
         if rc != 0 { throw XDPError("cannot add host address \(a): \(Errno(-rc))") }
+        let frc = withUnsafePointer(to: one) { cbowman_bpf_map_update(hostFilter, &slot, $0) }
+        if frc != 0 { throw XDPError("cannot add host address \(a) to the filter: \(Errno(-frc))") }
     }
 
     /// A TCP or UDP port whose traffic always goes to the kernel.
     public func addPassPort(protocol proto: UInt8, port: UInt16) throws(XDPError) {
-        var key = bowman_port_key(protocol: proto, pad: 0, port: port.bigEndian)
-        let one: UInt8 = 1
-        let rc = withUnsafePointer(to: one) { cbowman_bpf_map_update(passPorts, &key, $0) }
+        var key = UInt32(port)
+        var flags: UInt8 = 0
+        _ = cbowman_bpf_map_lookup(passPorts, &key, &flags)
+        flags |= proto == 6 ? UInt8(BOWMAN_PASS_TCP) : UInt8(BOWMAN_PASS_UDP)
+        let rc = cbowman_bpf_map_update(passPorts, &key, &flags)
         if rc != 0 { throw XDPError("cannot add pass port \(proto)/\(port): \(Errno(-rc))") }
     }
 
