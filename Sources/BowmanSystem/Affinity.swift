@@ -1,5 +1,6 @@
 import BowmanCore
 import CBowmanLinux
+import Glibc
 
 /// CPU affinity for the management core and the pinned data-core workers.
 public enum Affinity {
@@ -35,4 +36,10 @@ public enum Affinity {
 public enum Clock {
     @inlinable public static var monotonicNanoseconds: UInt64 { cbowman_monotonic_ns() }
     @inlinable public static var threadCPUNanoseconds: UInt64 { cbowman_thread_cpu_ns() }
+    /// Wall-clock time (CLOCK_REALTIME) as seconds and nanoseconds.
+    public static var realtime: (seconds: Int64, nanoseconds: UInt32) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (Int64(ts.tv_sec), UInt32(ts.tv_nsec))
+    }
 }

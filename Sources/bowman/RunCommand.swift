@@ -15,7 +15,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run the data plane: ports, one pinned worker, a forwarding function.",
         discussion: """
         Ports: af_xdp:IF:QUEUE (Bowman's XDP program is attached to IF if it is not already, and \
-        detached again on exit, SIGINT or SIGTERM) or af_packet:IF. Example:
+        detached again on exit, SIGINT or SIGTERM) or af_packet:IF (a TPACKET_V3 ring; --fanout to share \
+        the interface across runs). Example:
           bowman run --port af_xdp:eth1:0 --port af_xdp:eth2:0 --forward l2fwd --cores 1
         """)
 
@@ -29,6 +30,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "SO_BUSY_POLL microseconds for preferred busy polling (0 off).") var busyPoll: Int32 = 0
     @Option(help: "Idle policy: spin, or poll (sleep in poll(2) as soon as a round finds nothing).") var idle: String = "poll"
     @Option(help: "Frames in the pool.") var frames: Int = 16384
+    @Option(help: "PACKET_FANOUT group (hash) for af_packet ports, to share an interface across runs.") var fanout: Int32?
     @Flag(help: "Benchmark mode: do not pass the host's own addresses to the kernel (every IP packet goes to Bowman).")
     var noHostPass = false
     @Option(help: "Next-hop MAC for packets leaving port N (repeat in port order; l2fwd).") var nextHop: [String] = []
@@ -74,6 +76,7 @@ struct RunCommand: ParsableCommand {
         if !management.isEmpty { try? Affinity.restrictCurrentThread(to: management) }
         o.countFile = countFile
         o.passHostAddresses = !noHostPass
+        o.fanoutGroup = fanout
 
         signal(SIGINT) { _ in signalStop.set() }
         signal(SIGTERM) { _ in signalStop.set() }

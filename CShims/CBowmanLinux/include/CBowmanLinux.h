@@ -91,4 +91,20 @@ int cbowman_mount_bpffs(const char *path);
 int cbowman_rx_queue_count(const char *ifname);
 /// The CPUs this thread may run on, ascending; returns how many (≤ max).
 int cbowman_allowed_cpus(int *out, int max);
+/// A TPACKET_V3 receive ring on an AF_PACKET socket.
+typedef struct {
+    int fd;
+    uint8_t *map;          // blocks, block_count * block_size bytes
+    uint32_t block_size;
+    uint32_t block_count;
+} cbowman_tpacket_ring;
+
+/// Opens an AF_PACKET socket on `ifindex` with a TPACKET_V3 rx ring of
+/// `block_count` blocks of `block_size` bytes (retired after `retire_ms`),
+/// PACKET_IGNORE_OUTGOING, PACKET_QDISC_BYPASS for its sends, and when
+/// `fanout_group` ≥ 0 joins that PACKET_FANOUT group in hash mode.
+/// Returns 0 or an errno value.
+int cbowman_tpacket_v3_open(int ifindex, uint32_t block_size, uint32_t block_count, uint32_t retire_ms,
+                            int fanout_group, cbowman_tpacket_ring *out);
+void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r);
 #endif

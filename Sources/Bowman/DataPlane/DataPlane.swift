@@ -28,6 +28,9 @@ public enum DataPlane {
         /// Fill the XDP program's host-address map when Bowman attaches it
         /// (false: benchmark mode, see XDPProgram.attach).
         public var passHostAddresses = true
+        /// PACKET_FANOUT group (hash mode) for af_packet ports, so several
+        /// runs (one per core) share an interface's traffic by flow.
+        public var fanoutGroup: Int32?
         public init() {}
     }
 
@@ -109,7 +112,7 @@ public enum DataPlane {
         return try drive(rig, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
     }
 
-    // MARK: - AF_PACKET (plain socket; TPACKET_V3 ring comes next)
+    // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
     static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
         guard geteuid() == 0 else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
@@ -223,8 +226,8 @@ final class AFXDPRig: RigProtocol, @unchecked Sendable {
 
 final class PacketRig: RigProtocol, @unchecked Sendable {
     var pool: FramePool
-    var a: PacketSocket?
-    var b: PacketSocket?
+    var a: TPacketV3Port?
+    var b: TPacketV3Port?
     let options: DataPlane.Options
     let stats = WorkerStats()
     let stopFlag = StopFlag()
@@ -232,8 +235,12 @@ final class PacketRig: RigProtocol, @unchecked Sendable {
     init(options o: DataPlane.Options) throws {
         options = o
         pool = try FramePool.onNUMANode(0, frameSize: 2048, frameCount: o.frameCount)
-        a = try PacketSocket(interface: o.ports[0].interface)
-        if o.ports.count > 1 { b = try PacketSocket(interface: o.ports[1].interface) }
+        do {
+            a = try TPacketV3Port(interface: o.ports[0].interface, fanoutGroup: o.fanoutGroup)
+            if o.ports.count > 1 { b = try TPacketV3Port(interface: o.ports[1].interface, fanoutGroup: o.fanoutGroup) }
+        } catch {
+            throw DataPlane.Failure("cannot open an AF_PACKET TPACKET_V3 ring: \(error)")
+        }
     }
 
     func runWorker() {

@@ -44,3 +44,13 @@ public struct PcapPacket: Sendable, Equatable {
 func cString(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+import BowmanSystem
+
+extension Clock {
+    /// Now, as a capture timestamp.
+    public static var realtimeTimestamp: PcapTimestamp {
+        let t = realtime
+        return PcapTimestamp(seconds: t.seconds, nanoseconds: t.nanoseconds)
+    }
+}

@@ -1,0 +1,108 @@
+import BowmanPacket
+import BowmanSystem
+
+/// A capture file as an input port: each packet is copied into a pool frame
+/// (truncated to the frame size, counted) at full speed or at the pace the
+/// capture was recorded. After the last packet it receives nothing and
+/// `isFinished` is true.
+public struct PcapReplayPort: ~Copyable {
+    var reader: PcapReader
+    public let path: String
+    public let recordedPace: Bool
+    var firstStamp: PcapTimestamp?
+    var startNanoseconds: UInt64 = 0
+    /// A packet read but not yet due (recorded pace).
+    var held: PcapPacket?
+    public private(set) var isFinished = false
+    public private(set) var packets: UInt64 = 0
+    public private(set) var truncated: UInt64 = 0
+    /// A read error ended the replay early (the message).
+    public private(set) var readError: String?
+
+    public init(path: String, recordedPace: Bool = false) throws(PcapError) {
+        reader = try PcapReader(path: path)
+        self.path = path
+        self.recordedPace = recordedPace
+    }
+
+    public var linkType: LinkType { reader.linkType }
+
+    func due(_ ts: PcapTimestamp, now: UInt64) -> Bool {
+        guard recordedPace, let first = firstStamp else { return true }
+        let offset = (ts.seconds - first.seconds) * 1_000_000_000 + Int64(ts.nanoseconds) - Int64(first.nanoseconds)
+        return offset <= Int64(now &- startNanoseconds)
+    }
+}
+
+extension PcapReplayPort: PacketPort {
+    public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
+        var n = 0
+        let now = recordedPace ? Clock.monotonicNanoseconds : 0
+        while !burst.isFull && !isFinished {
+            var p: PcapPacket
+            if let h = held { p = h; held = nil } else {
+                do {
+                    guard let next = try reader.nextPacket() else { isFinished = true; break }
+                    p = next
+                } catch {
+                    readError = error.description
+                    isFinished = true
+                    break
+                }
+                if firstStamp == nil { firstStamp = p.timestamp; startNanoseconds = now }
+            }
+            if !due(p.timestamp, now: now) { held = p; break }
+            guard let i = pool.allocateIndex() else { held = p; break }
+            let frame = pool.buffer(index: i)
+            let len = min(p.bytes.count, frame.count)
+            if len < p.bytes.count { truncated += 1 }
+            p.bytes.withUnsafeBytes { frame.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: len) }
+            burst.append(index: i, length: UInt32(len))
+            packets += 1
+            n += 1
+        }
+        return n
+    }
+    public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int { 0 }
+    public mutating func service(pool: inout FramePool) {}
+    public var pollDescriptor: Int32 { -1 }
+    public mutating func close(returningFramesTo pool: inout FramePool) {}
+    public var name: String { "pcap:\(path)" }
+}
+
+/// A pcap file as an output port: every transmitted packet is written with
+/// the time it left (nanosecond precision) and its frame goes back to the pool.
+public struct PcapCapturePort: ~Copyable {
+    var writer: PcapWriter
+    public let path: String
+    public private(set) var packets: UInt64 = 0
+    public private(set) var writeErrors: UInt64 = 0
+
+    public init(path: String, linkType: LinkType = .ethernet) throws(PcapError) {
+        writer = try PcapWriter(path: path, linkType: linkType, snapshotLength: 65535, precision: .nanoseconds)
+        self.path = path
+    }
+
+    public func flush() throws(PcapError) { try writer.flush() }
+}
+
+extension PcapCapturePort: PacketPort {
+    public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int { 0 }
+    public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int {
+        let n = burst.count
+        let now = Clock.realtimeTimestamp
+        for k in 0..<n {
+            do throws(PcapError) {
+                try writer.write(UnsafeRawBufferPointer(burst.packet(at: k, in: pool)), timestamp: now)
+                packets += 1
+            } catch { writeErrors += 1 }
+            pool.release(index: burst.index(at: k))
+        }
+        burst.removeAll()
+        return n
+    }
+    public mutating func service(pool: inout FramePool) {}
+    public var pollDescriptor: Int32 { -1 }
+    public mutating func close(returningFramesTo pool: inout FramePool) { try? writer.flush() }
+    public var name: String { "pcap-out:\(path)" }
+}
