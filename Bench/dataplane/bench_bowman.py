@@ -41,6 +41,11 @@ for s in (64, 1514):
                                                 setup=bench.FWD_SETUP, teardown=bench.FWD_DOWN, gen_nice=19,
                                                 specs=["xdp:pbsink:vD", f"file:{CNT}", "link:pbgen:vA:tx.dropped"],
                                                 primary="xdp:pbsink:vD")
+for s in (64, 1514):
+    # TPACKET_V3 against afp_v3_rx, with the same tc drop so the kernel stack does no more work.
+    bench.TESTS[f"rx-bowman-afp-sirq-{s}"] = T(size=s, napi="sirq", setup=bench.TCDROP_SETUP, teardown=bench.TCDROP_DOWN,
+                                               rx=f"{bowman} run --port af_packet:vB --forward drop --idle spin --frames 16384 -c {CNT}",
+                                               specs=FILE_SPECS, primary=f"file:{CNT}")
 bench.TESTS["cost-bowman-poll-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle poll", specs=FILE_SPECS, primary=f"file:{CNT}")
 bench.TESTS["cost-bowman-spin-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle spin", specs=FILE_SPECS, primary=f"file:{CNT}")
 
