@@ -19,6 +19,13 @@ public final class WorkerStats: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var rxPackets: UInt64, txPackets: UInt64, dropped: UInt64, txFull: UInt64, bursts: UInt64, idlePolls: UInt64
         public var cpuNanoseconds: UInt64
+        public static let zero = Snapshot(rxPackets: 0, txPackets: 0, dropped: 0, txFull: 0, bursts: 0, idlePolls: 0, cpuNanoseconds: 0)
+        /// The sum over workers.
+        public static func + (a: Snapshot, b: Snapshot) -> Snapshot {
+            Snapshot(rxPackets: a.rxPackets + b.rxPackets, txPackets: a.txPackets + b.txPackets, dropped: a.dropped + b.dropped,
+                     txFull: a.txFull + b.txFull, bursts: a.bursts + b.bursts, idlePolls: a.idlePolls + b.idlePolls,
+                     cpuNanoseconds: a.cpuNanoseconds + b.cpuNanoseconds)
+        }
     }
 
     public func snapshot() -> Snapshot {

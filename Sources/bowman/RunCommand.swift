@@ -22,8 +22,10 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("port"), help: "A port (repeat for two).") var ports: [String] = []
     @Option(help: "drop, l2fwd or reflect.") var forward: String = "l2fwd"
-    @Option(help: "Data cores (one worker per core; 1 for now).") var cores: Int = 1
-    @Option(help: "CPU of the data core (default: the last CPU; the management thread keeps CPU 0).") var core: Int32?
+    @Option(help: "Data cores, one worker each (af_xdp: worker i serves queue Q+i; af_packet: workers share by PACKET_FANOUT).")
+    var cores: Int = 1
+    @Option(help: "CPU of the first data core (default: the last CPUs this process may use; the management thread keeps the others).")
+    var core: Int32?
     @Option(help: "XDP attach mode when Bowman attaches its program: native, generic, offload.") var xdpMode: String = "native"
     @Flag(help: "Ask for copy mode instead of trying zero-copy.") var copy = false
     @Flag(help: "Do not use need_wakeup (the kernel is kicked on every burst).") var noNeedWakeup = false
@@ -47,7 +49,7 @@ struct RunCommand: ParsableCommand {
         }
         guard let f = ForwardMode(rawValue: forward) else { throw ValidationError("--forward must be drop, l2fwd or reflect") }
         o.forward = f
-        guard cores == 1 else { throw ValidationError("--cores \(cores): one data core per run for now (one worker, up to two ports)") }
+        guard cores >= 1 else { throw ValidationError("--cores must be at least 1") }
         guard let m = XDPAttachMode(rawValue: xdpMode) else { throw ValidationError("--xdp-mode must be native, generic or offload") }
         o.xdpMode = m
         o.zeroCopy = !copy
@@ -67,13 +69,23 @@ struct RunCommand: ParsableCommand {
         // The data core is the last CPU we may use (or --core); the management
         // thread, and everything it starts later, keeps the others.
         let allowed = Affinity.allowedCPUs
-        let dataCore = core.map(CoreID.init) ?? allowed.last ?? CoreID(0)
-        guard allowed.isEmpty || allowed.contains(dataCore) else {
-            throw ValidationError("--core \(dataCore.rawValue) is not among the CPUs this process may use: \(allowed.map(\.rawValue))")
+        var data: [CoreID]
+        if let c = core {
+            data = (0..<Int32(cores)).map { CoreID(c + $0) }
+        } else {
+            data = Array(allowed.suffix(cores))
+            while data.count < cores { data.append(data.last ?? CoreID(0)) }   // more workers than CPUs: they share
         }
-        o.dataCore = dataCore
-        let management = allowed.filter { $0 != dataCore }
-        if !management.isEmpty { try? Affinity.restrictCurrentThread(to: management) }
+        for d in data where !allowed.isEmpty && !allowed.contains(d) {
+            throw ValidationError("CPU \(d.rawValue) is not among the CPUs this process may use: \(allowed.map(\.rawValue))")
+        }
+        o.dataCores = data
+        let management = allowed.filter { !data.contains($0) }
+        if !management.isEmpty {
+            try? Affinity.restrictCurrentThread(to: management)
+        } else if cores > 1 {
+            print("note: every CPU runs a worker; the management thread shares one with a worker")
+        }
         o.countFile = countFile
         o.passHostAddresses = !noHostPass
         o.fanoutGroup = fanout

@@ -12,7 +12,14 @@ public enum DataPlane {
     public struct Options: Sendable {
         public var ports: [PortSpec] = []
         public var forward: ForwardMode = .l2fwd
-        public var dataCore: CoreID? = nil
+        /// One worker per data core. With af_xdp ports worker i serves queue
+        /// Q+i of each port's interface; with af_packet ports every worker
+        /// opens its own ring in one PACKET_FANOUT group.
+        public var dataCores: [CoreID?] = [nil]
+        public var dataCore: CoreID? {
+            get { dataCores.first ?? nil }
+            set { dataCores = [newValue] }
+        }
         public var xdpMode: XDPAttachMode = .native
         public var zeroCopy = true
         public var needWakeup = true
@@ -39,9 +46,10 @@ public enum DataPlane {
         public var stats: WorkerStats.Snapshot
         public var audit: FramePool.Audit
         public var portNotes: [String]
+        public var workers: Int = 1
         public var description: String {
             let s = stats
-            return String(format: "%.2f s: rx %llu (%.3f Mpps), tx %llu, dropped %llu, tx ring full %llu; worker CPU %.1f ns/packet; ",
+            return (workers > 1 ? "\(workers) workers, " : "") + String(format: "%.2f s: rx %llu (%.3f Mpps), tx %llu, dropped %llu, tx ring full %llu; worker CPU %.1f ns/packet; ",
                           seconds, s.rxPackets, Double(s.rxPackets) / seconds / 1e6, s.txPackets, s.dropped, s.txFull,
                           s.rxPackets > 0 ? Double(s.cpuNanoseconds) / Double(s.rxPackets) : 0)
                 + "frames: \(audit)"
@@ -80,10 +88,13 @@ public enum DataPlane {
         var notes: [String] = []
         // Attach Bowman's program where it is not yet, and detach on every exit path.
         defer { for i in attachedHere { _ = try? XDPProgram.detach(interface: i) } }
+        let workers = max(1, o.dataCores.count)
         for ifc in Set(o.ports.map(\.interface)).sorted() {
             let queues = XDPProgram.receiveQueueCount(ifc)
-            for case .afXDP(let i, let q) in o.ports where i == ifc && Int(q) >= queues {
-                throw Failure("\(i) has \(queues) receive queue\(queues == 1 ? "" : "s"); queue \(q) is out of range")
+            for case .afXDP(let i, let q) in o.ports where i == ifc && Int(q) + workers > queues {
+                throw Failure(workers == 1
+                    ? "\(i) has \(queues) receive queue\(queues == 1 ? "" : "s"); queue \(q) is out of range"
+                    : "\(i) has \(queues) receive queue\(queues == 1 ? "" : "s"); \(workers) workers from queue \(q) need \(Int(q) + workers)")
             }
             let progs = try XDPProgram.programs(on: ifc)
             if !progs.contains(where: { $0.name == XDPProgram.name }) {
@@ -92,49 +103,76 @@ public enum DataPlane {
                 notes.append(r.description)
             }
         }
-        let node = o.dataCore.flatMap { NUMA.node(ofCPU: $0.rawValue) } ?? NUMA.node(ofInterface: o.ports[0].interface) ?? 0
         var umemConfig = XSKUmem.Configuration()
         umemConfig.ringSize = o.ringSize
         umemConfig.zeroCopy = o.zeroCopy
         umemConfig.needWakeup = o.needWakeup
         umemConfig.busyPollMicroseconds = o.busyPollMicroseconds
-        let rig = try AFXDPRig(options: o, numaNode: node, umemConfig: umemConfig)
-        defer { rig.closeAll() }
-        for (k, spec) in o.ports.enumerated() {
-            guard case .afXDP(let i, let q) = spec else { continue }
-            let maps = try XDPMaps(directory: XDPProgram.pinDirectory(i))
-            let (fd, port, zc, why) = rig.portInfo(k)
-            try maps.setSocket(queue: q, fd: fd)
-            rig.maps.append((maps, q))
-            notes.append("\(port): \(zc ? "zero-copy" : "copy mode")\(why.map { " (\($0))" } ?? ""), frames on NUMA node \(rig.poolNode)")
+        var rigs: [AFXDPRig] = []
+        defer { for r in rigs { r.closeAll() } }
+        for w in 0..<workers {
+            // Worker w: queue Q+w of each interface, its own pool and UMEM on its core's node.
+            var ow = o
+            ow.ports = o.ports.map { p in
+                if case .afXDP(let i, let q) = p { return .afXDP(interface: i, queue: q + UInt32(w)) }
+                return p
+            }
+            let core = o.dataCores[w]
+            let node = core.flatMap { NUMA.node(ofCPU: $0.rawValue) } ?? NUMA.node(ofInterface: o.ports[0].interface) ?? 0
+            let rig = try AFXDPRig(options: ow, numaNode: node, umemConfig: umemConfig)
+            rigs.append(rig)
+            for (k, spec) in ow.ports.enumerated() {
+                guard case .afXDP(let i, let q) = spec else { continue }
+                let maps = try XDPMaps(directory: XDPProgram.pinDirectory(i))
+                let (fd, port, zc, why) = rig.portInfo(k)
+                try maps.setSocket(queue: q, fd: fd)
+                rig.maps.append((maps, q))
+                notes.append("\(port): \(zc ? "zero-copy" : "copy mode")\(why.map { " (\($0))" } ?? ""), "
+                             + "frames on NUMA node \(rig.poolNode), worker \(w) on cpu \(core?.rawValue ?? -1)")
+            }
         }
         for n in notes { progress(n) }
-        return try drive(rig, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
     }
 
     // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
     static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
         guard geteuid() == 0 else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
-        let rig = try PacketRig(options: o)
-        return try drive(rig, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: [])
+        var o = o
+        if o.dataCores.count > 1 && o.fanoutGroup == nil {
+            // Several workers on the same interfaces: one fanout group, flows split by hash.
+            o.fanoutGroup = Int32(getpid() & 0x7FFF)
+        }
+        let rigs = try o.dataCores.map { _ in try PacketRig(options: o) }
+        let notes = o.dataCores.count > 1 ? ["\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)"] : []
+        for n in notes { progress(n) }
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
     }
 
     // MARK: - Running a rig
 
-    static func drive(_ rig: some RigProtocol, _ o: Options, seconds: Double?, stop: StopFlag,
+    /// Runs one worker thread per rig (pinned to its data core) until told to
+    /// stop, printing summed rates; then stops, joins and closes them all.
+    /// (Management-core code: the rigs are an existential here, never on
+    /// the data path.)
+    static func drive(_ rigs: [any RigProtocol], _ o: Options, seconds: Double?, stop: StopFlag,
                       ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String]) throws -> Report {
         let start = Date()
-        let thread = try PinnedThread(name: "bowman-worker", core: o.dataCore) { rig.runWorker() }
+        var threads: [PinnedThread] = []
+        for (w, rig) in rigs.enumerated() {
+            threads.append(try PinnedThread(name: "bowman-w\(w)", core: w < o.dataCores.count ? o.dataCores[w] : nil) { rig.runWorker() })
+        }
         ready?()
-        var last = rig.stats.snapshot(), lastTime = start
+        let summed = { rigs.map { $0.stats.snapshot() }.reduce(WorkerStats.Snapshot.zero, +) }
+        var last = summed(), lastTime = start
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
             Thread.sleep(forTimeInterval: 0.05)
-            if let f = o.countFile { writeCount(f, rig.stats.rxPackets.load(ordering: .relaxed)) }
+            if let f = o.countFile { writeCount(f, summed().rxPackets) }
             let now = Date()
             if now.timeIntervalSince(lastTime) >= o.statsInterval {
-                let s = rig.stats.snapshot()
+                let s = summed()
                 let dt = now.timeIntervalSince(lastTime)
                 progress(String(format: "  rx %10.0f pps  tx %10.0f pps  dropped %llu  tx-full %llu",
                                 Double(s.rxPackets - last.rxPackets) / dt, Double(s.txPackets - last.txPackets) / dt,
@@ -143,11 +181,17 @@ public enum DataPlane {
             }
         }
         let elapsed = Date().timeIntervalSince(start)
-        rig.stopFlag.set()
-        thread.join()
-        rig.closeAll()
-        if let f = o.countFile { writeCount(f, rig.stats.rxPackets.load(ordering: .relaxed)) }
-        return Report(seconds: elapsed, stats: rig.stats.snapshot(), audit: rig.audit(), portNotes: notes)
+        for r in rigs { r.stopFlag.set() }
+        for t in threads { t.join() }
+        for r in rigs { r.closeAll() }
+        let total = summed()
+        if let f = o.countFile { writeCount(f, total.rxPackets) }
+        let audit = rigs.map { $0.audit() }.reduce(FramePool.Audit(total: 0, free: 0, inFlight: 0)) { a, b in
+            FramePool.Audit(total: a.total + b.total, free: a.free + b.free, inFlight: a.inFlight + b.inFlight,
+                            duplicatedFree: a.duplicatedFree + b.duplicatedFree, freeButReferenced: a.freeButReferenced + b.freeButReferenced,
+                            lost: a.lost + b.lost, invalidReleases: a.invalidReleases + b.invalidReleases)
+        }
+        return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count)
     }
 }
 

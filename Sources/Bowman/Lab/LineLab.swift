@@ -20,11 +20,14 @@ public final class LineLab: @unchecked Sendable {
         vA = "bla\(tag)"; vB = "blb\(tag)"; vC = "blc\(tag)"; vD = "bld\(tag)"
     }
 
-    public func setUp(dutForwarding: Bool = false) throws {
+    /// - Parameter queues: receive/transmit queues per veth (several workers
+    ///   serve one queue each).
+    public func setUp(dutForwarding: Bool = false, queues: Int = 1) throws {
         do {
             for n in [gen, dut, sink] { try Shell.run(["ip", "netns", "add", n]); up = true }
-            try Shell.run(["ip", "link", "add", vA, "netns", gen, "type", "veth", "peer", "name", vB, "netns", dut])
-            try Shell.run(["ip", "link", "add", vC, "netns", dut, "type", "veth", "peer", "name", vD, "netns", sink])
+            let q = ["numrxqueues", "\(queues)", "numtxqueues", "\(queues)"]
+            try Shell.run(["ip", "link", "add", vA, "netns", gen] + q + ["type", "veth", "peer", "name", vB, "netns", dut] + q)
+            try Shell.run(["ip", "link", "add", vC, "netns", dut] + q + ["type", "veth", "peer", "name", vD, "netns", sink] + q)
             let plan = [(gen, vA, "198.18.0.1/24", "fd00:18::1/64"), (dut, vB, "198.18.0.2/24", "fd00:18::2/64"),
                         (dut, vC, "198.18.1.1/24", "fd00:19::1/64"), (sink, vD, "198.18.1.2/24", "fd00:19::2/64")]
             for (ns, ifc, v4, v6) in plan {

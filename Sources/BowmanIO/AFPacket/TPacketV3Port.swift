@@ -42,7 +42,11 @@ public struct TPacketV3Port: ~Copyable {
                 fanoutGroup: Int32? = nil) throws(Errno) {
         let index = try NetworkNamespace.interfaceIndex(interface)
         var r = cbowman_tpacket_ring()
-        let rc = cbowman_tpacket_v3_open(index, blockSize, blockCount, retireMilliseconds, fanoutGroup ?? -1, &r)
+        // A fanout group belongs to one device: the kernel's id is derived
+        // from the group and the interface, so one `--fanout G` serves a
+        // worker's ports on several interfaces.
+        let kernelGroup = fanoutGroup.map { ($0 &+ index &* 251) & 0xFFFF } ?? -1
+        let rc = cbowman_tpacket_v3_open(index, blockSize, blockCount, retireMilliseconds, kernelGroup, &r)
         if rc != 0 { throw Errno(rc) }
         ring = r
         self.interface = interface
