@@ -205,3 +205,12 @@ void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r) {
     if (r->fd >= 0) close(r->fd);
     r->map = NULL; r->fd = -1;
 }
+
+#include <signal.h>
+void cbowman_unblock_termination_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

@@ -43,3 +43,12 @@ public enum Clock {
         return (Int64(ts.tv_sec), UInt32(ts.tv_nsec))
     }
 }
+
+/// Process-wide signal set-up for the daemon.
+public enum Signals {
+    /// Unblocks SIGINT and SIGTERM for the calling thread and the threads it
+    /// creates afterwards. A process started by another (a test runner, a
+    /// supervisor) may inherit a mask that blocks them, and then it could
+    /// never be told to stop and detach.
+    public static func unblockTermination() { cbowman_unblock_termination_signals() }
+}

@@ -90,6 +90,7 @@ struct RunCommand: ParsableCommand {
         o.passHostAddresses = !noHostPass
         o.fanoutGroup = fanout
 
+        Signals.unblockTermination()
         signal(SIGINT) { _ in signalStop.set() }
         signal(SIGTERM) { _ in signalStop.set() }
         do {

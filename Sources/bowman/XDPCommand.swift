@@ -34,7 +34,7 @@ struct XDPCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Detach the program and remove its pinned maps (also a stale one from a crashed run).")
         @Option(help: "Interface to detach from.") var iface: String?
-        @Flag(help: "Detach from every interface of this namespace that carries it.") var all = false
+        @Flag(help: "Detach from every interface of this namespace that carries it, and remove stale pinned maps.") var all = false
 
         func run() throws {
             guard (iface != nil) != all else { throw ValidationError("give --iface IF or --all") }
@@ -45,6 +45,9 @@ struct XDPCommand: ParsableCommand {
                     print(removed ? "detached \(XDPProgram.name) from \(t)" : "\(t): no \(XDPProgram.name) attached")
                 }
                 if targets.isEmpty { print("no interface carries \(XDPProgram.name)") }
+                if all {
+                    for n in XDPProgram.removeStalePins() { print("removed stale pinned maps of \(n)") }
+                }
             } catch {
                 printError("bowman xdp detach: \(error)")
                 throw ExitCode(1)

@@ -349,3 +349,61 @@ struct TPacketV3Tests {
         #expect(!a.isEmpty && !b.isEmpty)
     }
 }
+
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to attach XDP programs in network namespaces"))
+struct SignalTests {
+    /// `bowman run` detaches the XDP program it attached, and removes its
+    /// pinned maps, when it gets SIGTERM or SIGINT.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalDetachesCleanly(_ sig: Int32) throws {
+        let binary = TestData.repositoryRoot.appendingPathComponent(".build/debug/bowman").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) missing: swift build first")
+        let lab = LineLab(tag: "k\(sig)\(getpid() % 1000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/\(lab.dut)", binary, "run", "--port", "af_xdp:\(lab.vB):0", "--port", "af_xdp:\(lab.vC):0",
+                       "--forward", "l2fwd", "--frames", "4096"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        // Wait until it is attached and running.
+        var attached = false
+        for _ in 0..<100 {
+            usleep(100_000)
+            let progs = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) }
+            if progs.contains(where: { $0.name == XDPProgram.name }) { attached = true; break }
+        }
+        #expect(attached)
+        usleep(300_000)
+        kill(p.processIdentifier, sig)
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("frames total") && text.contains("in flight 0"), "\(text)")
+        let after = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
+        #expect(after.isEmpty, "still attached: \(after)")
+        let pinned = try inNamespace(lab.dut) { [lab] in FileManager.default.fileExists(atPath: XDPProgram.pinDirectory(lab.vB)) }
+        #expect(!pinned)
+    }
+
+    /// Maps pinned by a run that was killed stay behind; `removeStalePins`
+    /// (bowman xdp detach --all) finds and removes them.
+    @Test func stalePinsAreRemoved() throws {
+        let lab = VethLab(prefix: "bmp", tag: String(getpid() % 100_000))
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let ifc = lab.rightInterface
+        let (pinnedBefore, cleaned, pinnedAfter) = try inNamespace(lab.right) {
+            _ = try XDPProgram.attach(interface: ifc)
+            // As if the process died: the program goes, the pins stay.
+            try Shell.run(["ip", "link", "set", "dev", ifc, "xdp", "off"])
+            let before = FileManager.default.fileExists(atPath: XDPProgram.pinDirectory(ifc))
+            let c = XDPProgram.removeStalePins()
+            return (before, c, FileManager.default.fileExists(atPath: XDPProgram.pinDirectory(ifc)))
+        }
+        #expect(pinnedBefore && cleaned == [ifc] && !pinnedAfter)
+    }
+}

@@ -10,8 +10,43 @@ public enum XDPProgram {
     public static let name = "bowman_xdp"
     public static let bpffs = "/sys/fs/bpf"
 
-    /// Where the maps of the program on `interface` are pinned.
-    public static func pinDirectory(_ interface: String) -> String { "\(bpffs)/bowman/\(interface)" }
+    /// Where the maps of the program on `interface` are pinned:
+    /// `/sys/fs/bpf/bowman/ns<inode>/<interface>`, keyed by the calling
+    /// thread's network namespace, since bpffs is shared by all namespaces
+    /// and two of them may have an interface of the same name.
+    public static func pinDirectory(_ interface: String) -> String { "\(namespaceDirectory())/\(interface)" }
+
+    /// This network namespace's directory under /sys/fs/bpf/bowman.
+    public static func namespaceDirectory() -> String {
+        var st = stat()
+        let inode = stat("/proc/thread-self/ns/net", &st) == 0 ? UInt64(st.st_ino) : 0
+        return "\(bpffs)/bowman/ns\(inode)"
+    }
+
+    /// Removes pinned map directories of this namespace whose interface is
+    /// gone or no longer carries Bowman's program (left by a killed run).
+    /// Returns the interfaces cleaned.
+    @discardableResult
+    public static func removeStalePins() -> [String] {
+        let dir = namespaceDirectory()
+        guard let d = opendir(dir) else { return [] }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(d)
+        var cleaned: [String] = []
+        for n in names {
+            let live = if_nametoindex(n) != 0 && ((try? programs(on: n)) ?? []).contains { $0.name == name }
+            if live { continue }
+            for m in [BOWMAN_MAP_XSKS, BOWMAN_MAP_HOST_V4, BOWMAN_MAP_HOST_V6, BOWMAN_MAP_PASS_PORT, BOWMAN_MAP_HOST_FILTER,
+                      BOWMAN_MAP_COUNTERS] { unlink("\(dir)/\(n)/\(m)") }
+            if rmdir("\(dir)/\(n)") == 0 { cleaned.append(n) }
+        }
+        rmdir(dir)
+        return cleaned
+    }
 
     /// Ports passed to the kernel whatever their address: SSH, GRASP (RFC 8990,
     /// UDP and TCP 7017), ALM 9998, ATM 9999, routing 9990, shim-UDP 3359, Hal 2001.
