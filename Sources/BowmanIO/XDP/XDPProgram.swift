@@ -197,6 +197,7 @@ public enum XDPProgram {
         let index = try interfaceIndex(interface)
         var err = [CChar](repeating: 0, count: 512)
         let n = cbowman_xdp_detach(index, name, pinDirectory(interface), &err, err.count)
+        rmdir(namespaceDirectory())   // only when no other interface's maps are pinned there
         guard n >= 0 else {
             throw XDPError("\(interface): " + String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
