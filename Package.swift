@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BowmanPacket", targets: ["BowmanPacket"]),
         .library(name: "BowmanIO", targets: ["BowmanIO"]),
         .library(name: "BowmanCore", targets: ["BowmanCore"]),
+        .library(name: "BowmanPipeline", targets: ["BowmanPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -33,6 +33,16 @@ let package = Package(
             ],
             path: "Benchmarks/Parse",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // The real worker loop over synthetic ports: mallocs and retains per packet.
+        .executableTarget(
+            name: "Worker",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanIO", package: bowman),
+                .product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
+            ],
+            path: "Benchmarks/Worker",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // Interleaved Swift/C rounds with a plain clock, printing the ratio.
         .executableTarget(
             name: "parse-ratio",

@@ -6,6 +6,8 @@ public final class StopFlag: Sendable {
     let value = Atomic<Bool>(false)
     public init() {}
     public func set() { value.store(true, ordering: .relaxed) }
+    /// Clears the flag before a worker is started again.
+    public func clear() { value.store(false, ordering: .relaxed) }
     @inlinable public var isSet: Bool { load() }
     @usableFromInline func load() -> Bool { value.load(ordering: .relaxed) }
 }
