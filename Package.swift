@@ -37,6 +37,7 @@ let package = Package(
         // MARK: pure modules
         .target(name: "BowmanCore", swiftSettings: strict),
         .target(name: "BowmanPacket", dependencies: ["BowmanCore"], swiftSettings: strict),
+        .target(name: "BowmanClassifier", dependencies: ["BowmanCore", "BowmanPacket"], swiftSettings: strict),
 
         // MARK: kernel-facing modules
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
@@ -61,6 +62,7 @@ let package = Package(
         .target(name: "BowmanTestSupport", path: "Tests/BowmanTestSupport"),
         .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanTestSupport", "BowmanCore"]),
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
