@@ -51,11 +51,11 @@ let package = Package(
                 swiftSettings: strict),
 
         // MARK: the node and the command line
-        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline"],
+        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier"],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
-                                         "BowmanPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "BowmanPipeline", "BowmanClassifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
         // MARK: tests
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
