@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "BowmanIO", targets: ["BowmanIO"]),
         .library(name: "BowmanCore", targets: ["BowmanCore"]),
         .library(name: "BowmanPipeline", targets: ["BowmanPipeline"]),
+        .library(name: "BowmanClassifier", targets: ["BowmanClassifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -43,6 +43,18 @@ let package = Package(
             ],
             path: "Benchmarks/Worker",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // Classifier: compile time, table memory, lookups/s on ClassBench sets; mallocs per lookup.
+        .target(name: "ClassifyWorkload",
+                dependencies: [.product(name: "BowmanClassifier", package: bowman), .product(name: "BowmanCore", package: bowman)],
+                path: "ClassifySupport"),
+        .executableTarget(name: "classify-bench", dependencies: ["ClassifyWorkload", .product(name: "BowmanClassifier", package: bowman)],
+                          path: "Tools/classify-bench"),
+        .executableTarget(
+            name: "Classify",
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), "ClassifyWorkload",
+                           .product(name: "BowmanClassifier", package: bowman)],
+            path: "Benchmarks/Classify",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // Interleaved Swift/C rounds with a plain clock, printing the ratio.
         .executableTarget(
             name: "parse-ratio",

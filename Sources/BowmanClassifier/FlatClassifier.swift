@@ -18,38 +18,50 @@ public struct FlatClassifier: Sendable {
     /// Rules in policy order (the bit index of a rule).
     let demux: [Int]
     let words: Int
-    /// A header path: protocol definitions from the start of the packet.
-    let paths: [[ProtocolDefinition]]
-    /// Per rule: its path index, and its predicates that are not intervals.
-    let rulePath: [Int]
-    let residual: [[Filter.Predicate]]
-    let residualPathOf: [[Int]]   // header index of each residual predicate (parallel to residual)
 
-    struct Dimension: Sendable {
-        var path: Int          // index into paths, cut to the header holding the field
-        var header: Int        // header index in that path
-        var offset: Int
-        var length: Int
-        /// Sorted lower bounds of the elementary intervals; interval i is
-        /// [bounds[i], bounds[i+1]).
-        var bounds: [FieldValue]
-        /// Bitset index per interval.
-        var intervalSet: [Int32]
-        /// Bitset for a packet too short to hold the field: rules that do not test it.
-        var absentSet: Int32
-    }
-    let dimensions: [Dimension]
+    /// Header positions: a trie of protocol paths, parents first. Position
+    /// k starts where its parent ends (`parent` -1: the start of the packet).
+    let positionParent: [Int32]
+    /// Each position's header length as plain integers (no String or array
+    /// on the lookup path): fixed length, or ((field & mask) >> shift) * mult
+    /// with field at (offset, length); `fieldLength` 0 means fixed.
+    let lengthFixed: [Int32]
+    let lengthFieldOffset: [Int32]
+    let lengthFieldLength: [Int32]
+    let lengthMask: [UInt64]
+    let lengthShift: [Int32]
+    let lengthMultiplier: [Int32]
+    /// Per rule: the position of its last header (its whole path must be walkable).
+    let ruleEnd: [Int32]
+    /// Residual predicates (not intervals), flattened: per rule a range into these.
+    let residualStart: [Int32]
+    let residualPosition: [Int32]
+    let residualOffset: [Int32]
+    let residualLength: [Int32]
+    let residualTest: [Filter.Predicate.Test]
+
+    /// Dimensions, flattened: position, offset, length, and a range of
+    /// `bounds`/`intervalSet` (sorted lower bounds of the elementary
+    /// intervals and the bitset of each), plus the bitset for a packet too
+    /// short to hold the field (the rules that do not test it).
+    let dimPosition: [Int32]
+    let dimOffset: [Int32]
+    let dimLength: [Int32]
+    let dimStart: [Int32]
+    let dimCount: [Int32]
+    let dimAbsent: [Int32]
+    let bounds: [FieldValue]
+    let intervalSet: [Int32]
     /// All bitsets, `words` UInt64 each, deduplicated.
     let bitsets: [UInt64]
+
     public var ruleCount: Int { demux.count }
+    public var dimensionCount: Int { dimPosition.count }
     public var bitsetCount: Int { bitsets.count / max(1, words) }
-    /// Bytes of the tables (for the benchmark's memory figure).
-    public var tableBytes: Int {
-        bitsets.count * 8 + dimensions.reduce(0) { $0 + $1.bounds.count * 16 + $1.intervalSet.count * 4 }
-    }
+    /// Bytes of the tables (the benchmark's memory figure).
+    public var tableBytes: Int { bitsets.count * 8 + bounds.count * 16 + intervalSet.count * 4 }
 
     public init(_ c: Classifier) {
-        // Policy order.
         var rules = c.rules
         switch c.policy {
         case .mostPredicates:
@@ -62,46 +74,55 @@ public struct FlatClassifier: Sendable {
         demux = rules.map(\.demuxID)
         words = w
 
-        // Paths (by protocol names) and dimensions (by path prefix, offset, length).
-        var pathIndex: [[String]: Int] = [:]
-        var paths: [[ProtocolDefinition]] = []
-        func pathID(_ p: [ProtocolDefinition]) -> Int {
-            let key = p.map(\.name)
-            if let i = pathIndex[key] { return i }
-            paths.append(p); pathIndex[key] = paths.count - 1
-            return paths.count - 1
+        // The trie of header positions.
+        var parents: [Int32] = [], protos: [ProtocolDefinition] = []
+        var child: [Int32: [String: Int32]] = [:]
+        func position(_ headers: [ProtocolDefinition], upTo h: Int) -> Int32 {
+            var at: Int32 = -1
+            for i in 0...h {
+                if let c = child[at]?[headers[i].name] { at = c; continue }
+                let k = Int32(parents.count)
+                parents.append(at); protos.append(headers[i])
+                child[at, default: [:]][headers[i].name] = k
+                at = k
+            }
+            return at
         }
-        struct Key: Hashable { var path: [String]; var offset: Int; var length: Int }
+        struct Key: Hashable { var position: Int32; var offset: Int; var length: Int }
         var dimIndex: [Key: Int] = [:]
-        var dimPath: [(path: Int, header: Int, offset: Int, length: Int)] = []
+        var dimKeys: [Key] = []
         var intervals: [[(lo: FieldValue, hi: FieldValue, rule: Int)]] = []
-        var rulePath: [Int] = [], residual: [[Filter.Predicate]] = [], residualHeaders: [[Int]] = []
-        var tested: [[Bool]] = []   // per dim, per rule
+        var tested: [[Bool]] = []
+        var ruleEnd: [Int32] = [], rStart: [Int32] = [], rPos: [Int32] = [], rOff: [Int32] = [], rLen: [Int32] = []
+        var rTest: [Filter.Predicate.Test] = []
 
         for (r, rule) in rules.enumerated() {
-            rulePath.append(pathID(rule.filter.headers))
-            var res: [Filter.Predicate] = [], resH: [Int] = []
+            let hs = rule.filter.headers
+            ruleEnd.append(hs.isEmpty ? -1 : position(hs, upTo: hs.count - 1))
+            rStart.append(Int32(rPos.count))
+            var testedHere = Set<Int>()
             for p in rule.filter.predicates {
-                let prefix = Array(rule.filter.headers[0...p.header])
-                guard let (lo, hi) = FlatClassifier.interval(p) else { res.append(p); resH.append(p.header); continue }
-                let key = Key(path: prefix.map(\.name), offset: p.offset, length: p.length)
-                let d: Int
-                if let i = dimIndex[key] { d = i } else {
-                    d = dimPath.count
-                    dimIndex[key] = d
-                    dimPath.append((pathID(prefix), p.header, p.offset, p.length))
-                    intervals.append([])
-                    tested.append(Array(repeating: false, count: n))
+                let pos = position(hs, upTo: p.header)
+                let key = Key(position: pos, offset: p.offset, length: p.length)
+                let d = dimIndex[key]
+                if let (lo, hi) = FlatClassifier.interval(p), !(d.map { testedHere.contains($0) } ?? false) {
+                    let dim: Int
+                    if let d { dim = d } else {
+                        dim = dimKeys.count
+                        dimIndex[key] = dim
+                        dimKeys.append(key)
+                        intervals.append([])
+                        tested.append(Array(repeating: false, count: n))
+                    }
+                    testedHere.insert(dim)
+                    tested[dim][r] = true
+                    intervals[dim].append((lo, hi, r))
+                } else {
+                    rPos.append(pos); rOff.append(Int32(p.offset)); rLen.append(Int32(p.length)); rTest.append(p.test)
                 }
-                if tested[d][r] {
-                    // Two interval predicates on one field: keep the second as residual.
-                    res.append(p); resH.append(p.header); continue
-                }
-                tested[d][r] = true
-                intervals[d].append((lo, hi, r))
             }
-            residual.append(res); residualHeaders.append(resH)
         }
+        rStart.append(Int32(rPos.count))
 
         var sets: [UInt64] = []
         var setIndex: [[UInt64]: Int32] = [:]
@@ -111,40 +132,45 @@ public struct FlatClassifier: Sendable {
             sets += s; setIndex[s] = i
             return i
         }
-        var dims: [Dimension] = []
-        for d in 0..<dimPath.count {
+        var dPos: [Int32] = [], dOff: [Int32] = [], dLen: [Int32] = [], dStart: [Int32] = [], dCount: [Int32] = [], dAbsent: [Int32] = []
+        var allBounds: [FieldValue] = [], allSets: [Int32] = []
+        for d in 0..<dimKeys.count {
             var untested = [UInt64](repeating: 0, count: w)
             for r in 0..<n where !tested[d][r] { untested[r >> 6] |= 1 << UInt64(r & 63) }
-            // Elementary intervals from every predicate's [lo, hi].
             var cuts: Set<FieldValue> = [FieldValue(low: 0)]
-            for iv in intervals[d] {
-                cuts.insert(iv.lo)
-                if let next = FlatClassifier.successor(iv.hi) { cuts.insert(next) }
-            }
-            let bounds = cuts.sorted()
-            // Sweep: add a rule at its lo, drop it after its hi.
             var starts: [FieldValue: [Int]] = [:], ends: [FieldValue: [Int]] = [:]
             for iv in intervals[d] {
+                cuts.insert(iv.lo)
                 starts[iv.lo, default: []].append(iv.rule)
-                if let next = FlatClassifier.successor(iv.hi) { ends[next, default: []].append(iv.rule) }
+                if let next = FlatClassifier.successor(iv.hi) { cuts.insert(next); ends[next, default: []].append(iv.rule) }
             }
+            let sorted = cuts.sorted()
             var current = untested
-            var intervalSet: [Int32] = []
-            for b in bounds {
+            dStart.append(Int32(allBounds.count))
+            for b in sorted {
                 for r in ends[b] ?? [] { current[r >> 6] &= ~(1 << UInt64(r & 63)) }
                 for r in starts[b] ?? [] { current[r >> 6] |= 1 << UInt64(r & 63) }
-                intervalSet.append(intern(current))
+                allBounds.append(b)
+                allSets.append(intern(current))
             }
-            let (p, h, o, l) = dimPath[d]
-            dims.append(Dimension(path: p, header: h, offset: o, length: l, bounds: bounds, intervalSet: intervalSet,
-                                  absentSet: intern(untested)))
+            dCount.append(Int32(sorted.count))
+            dAbsent.append(intern(untested))
+            dPos.append(dimKeys[d].position); dOff.append(Int32(dimKeys[d].offset)); dLen.append(Int32(dimKeys[d].length))
         }
-        self.paths = paths
-        self.rulePath = rulePath
-        self.residual = residual
-        self.residualPathOf = residualHeaders
-        self.dimensions = dims
-        self.bitsets = sets
+        positionParent = parents
+        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
+        for p in protos {
+            switch p.headerLength {
+            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0)
+            case .computed(let f, let mask, let shift, let mult):
+                lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
+            }
+        }
+        lengthFixed = lf; lengthFieldOffset = lo; lengthFieldLength = ll; lengthMask = lm; lengthShift = ls; lengthMultiplier = lx
+        self.ruleEnd = ruleEnd
+        residualStart = rStart; residualPosition = rPos; residualOffset = rOff; residualLength = rLen; residualTest = rTest
+        dimPosition = dPos; dimOffset = dOff; dimLength = dLen; dimStart = dStart; dimCount = dCount; dimAbsent = dAbsent
+        bounds = allBounds; intervalSet = allSets; bitsets = sets
     }
 
     /// [lo, hi] of a predicate when it is an interval: a range, or an
@@ -154,9 +180,7 @@ public struct FlatClassifier: Sendable {
         case .range(let lo, let hi): return (FieldValue(low: lo), FieldValue(low: hi))
         case .equal(let value, let mask):
             let full = FieldValue.ones(bytes: p.length)
-            let hostBits = FieldValue(high: full.high & ~mask.high, low: full.low & ~mask.low)
-            // A prefix mask: the bits it clears are the low ones, contiguous.
-            let (h, l) = (hostBits.high, hostBits.low)
+            let (h, l) = (full.high & ~mask.high, full.low & ~mask.low)
             let contiguous = h == 0 ? (l & (l &+ 1)) == 0 : (l == .max && (h & (h &+ 1)) == 0)
             guard contiguous else { return nil }
             return (value, FieldValue(high: value.high | h, low: value.low | l))
@@ -169,42 +193,41 @@ public struct FlatClassifier: Sendable {
     }
 
     /// The demux id of the best matching rule, or `Classifier.noMatch`.
+    /// No allocation: header bases and the accumulated bitset live on the stack.
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
+        let positions = positionParent.count
         if demux.isEmpty { return Classifier.noMatch }
-        // Header bases per path, computed lazily (most rule sets use a couple of paths).
-        var bases = [[Int]?](repeating: nil, count: paths.count)
-        func base(_ path: Int) -> [Int]? {
-            if let b = bases[path] { return b }
-            var out: [Int] = []
-            var at = 0
-            for proto in paths[path] {
-                out.append(at)
-                guard let len = Filter.headerLength(proto, p, at) else { bases[path] = []; return [] }
-                at += len
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * positions + words) { tmp -> Int in
+            let base = tmp.baseAddress!, end = base + positions
+            let acc = UnsafeMutableRawPointer(end + positions).bindMemory(to: UInt64.self, capacity: words)
+            // Start and end offset of every header position (-1: not walkable).
+            for k in 0..<positions {
+                let par = Int(positionParent[k])
+                let start = par < 0 ? 0 : end[par]
+                base[k] = start
+                end[k] = start < 0 ? -1 : headerEnd(k, p, start)
             }
-            bases[path] = out
-            return out
-        }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { acc -> Int in
-            acc.initialize(repeating: .max)
+            for k in 0..<words { acc[k] = .max }
             bitsets.withUnsafeBufferPointer { sets in
-                for d in dimensions {
-                    let b = base(d.path) ?? []
-                    let set: Int32
-                    if d.header < b.count, b[d.header] + d.offset + d.length <= p.count {
-                        let v = FieldValue(loading: p, at: b[d.header] + d.offset, length: d.length)
-                        // Last bound ≤ v.
-                        var lo = 0, hi = d.bounds.count - 1
-                        while lo < hi {
-                            let mid = (lo + hi + 1) >> 1
-                            if d.bounds[mid] <= v { lo = mid } else { hi = mid - 1 }
+                bounds.withUnsafeBufferPointer { bounds in
+                    intervalSet.withUnsafeBufferPointer { iset in
+                        for d in 0..<dimPosition.count {
+                            let b = base[Int(dimPosition[d])]
+                            let at = b + Int(dimOffset[d]), len = Int(dimLength[d])
+                            var set = dimAbsent[d]
+                            if b >= 0 && at + len <= p.count {
+                                let v = FieldValue(loading: p, at: at, length: len)
+                                var lo = Int(dimStart[d]), hi = lo + Int(dimCount[d]) - 1
+                                while lo < hi {
+                                    let mid = (lo + hi + 1) >> 1
+                                    if bounds[mid] <= v { lo = mid } else { hi = mid - 1 }
+                                }
+                                set = iset[lo]
+                            }
+                            let s = Int(set) * words
+                            for k in 0..<words { acc[k] &= sets[s + k] }
                         }
-                        set = d.intervalSet[lo]
-                    } else {
-                        set = d.absentSet
                     }
-                    let s = Int(set) * words
-                    for k in 0..<words { acc[k] &= sets[s + k] }
                 }
             }
             for k in 0..<words {
@@ -213,21 +236,36 @@ public struct FlatClassifier: Sendable {
                     let r = k * 64 + word.trailingZeroBitCount
                     word &= word - 1
                     if r >= demux.count { break }
-                    if verify(r, p, base(rulePath[r]) ?? []) { return demux[r] }
+                    if verify(r, p, base, end) { return demux[r] }
                 }
             }
             return Classifier.noMatch
         }
     }
 
+    /// Where the header at position k starting at `start` ends, or -1.
+    @inline(__always)
+    func headerEnd(_ k: Int, _ p: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        let fixed = Int(lengthFixed[k])
+        if fixed > 0 { return start + fixed }
+        let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
+        guard at + len <= p.count else { return -1 }
+        let v = (FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) >> UInt64(lengthShift[k])
+        let n = Int(v) * Int(lengthMultiplier[k])
+        return n > 0 ? start + n : -1
+    }
+
     /// The rule's header path is walkable and its residual predicates hold.
-    func verify(_ r: Int, _ p: UnsafeRawBufferPointer, _ bases: [Int]) -> Bool {
-        guard bases.count == paths[rulePath[r]].count else { return false }
-        for (i, pr) in residual[r].enumerated() {
-            let at = bases[residualPathOf[r][i]] + pr.offset
-            guard at + pr.length <= p.count else { return false }
-            let v = FieldValue(loading: p, at: at, length: pr.length)
-            switch pr.test {
+    @inline(__always)
+    func verify(_ r: Int, _ p: UnsafeRawBufferPointer, _ base: UnsafeMutablePointer<Int>, _ end: UnsafeMutablePointer<Int>) -> Bool {
+        let last = Int(ruleEnd[r])
+        if last >= 0 && end[last] < 0 { return false }
+        for i in Int(residualStart[r])..<Int(residualStart[r + 1]) {
+            let b = base[Int(residualPosition[i])]
+            let at = b + Int(residualOffset[i]), len = Int(residualLength[i])
+            guard b >= 0, at + len <= p.count else { return false }
+            let v = FieldValue(loading: p, at: at, length: len)
+            switch residualTest[i] {
             case .equal(let value, let mask): if v & mask != value { return false }
             case .range(let lo, let hi): if v.low < lo || v.low > hi { return false }
             }

@@ -1,0 +1,69 @@
+import BowmanClassifier
+import BowmanCore
+import Foundation
+
+/// A ClassBench rule set compiled, and headers to classify: bursts of 64
+/// frames built inside randomly chosen rules (as ClassBench's trace
+/// generator does), so most lookups hit deep in the rule list.
+public struct ClassifyWorkload {
+    public let name: String
+    public let rules: [ClassBench.Rule]
+    public let classifier: Classifier
+    public let flat: FlatClassifier
+    public let compileSeconds: Double
+    public let frames: [[UInt8]]
+    /// The same frames in one buffer (offset, length), so the benchmark loop
+    /// itself retains nothing.
+    let storage: UnsafeMutableRawBufferPointer
+    let spans: UnsafeMutableBufferPointer<(Int, Int)>
+
+    public init(set name: String, root: URL, headers: Int = 4096) throws {
+        self.name = name
+        let text = try String(contentsOf: root.appendingPathComponent("classbench/\(name)"), encoding: .utf8)
+        rules = try ClassBench.parseRules(text)
+        classifier = try ClassBench.classifier(rules)
+        let t0 = Date()
+        flat = FlatClassifier(classifier)
+        compileSeconds = Date().timeIntervalSince(t0)
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
+        var out: [[UInt8]] = []
+        for _ in 0..<headers {
+            let r = rules[Int(next() % UInt64(rules.count))]
+            func inside(_ p: IPPrefix) -> IPv4Address {
+                guard case .v4(let a) = p.address else { return IPv4Address(rawValue: 0) }
+                let host = p.length == 32 ? 0 : UInt32(truncatingIfNeeded: next()) & (UInt32.max >> UInt32(p.length))
+                return IPv4Address(rawValue: a.rawValue | host)
+            }
+            func port(_ r: ClosedRange<UInt16>) -> UInt16 { r.lowerBound &+ UInt16(truncatingIfNeeded: next() % (UInt64(r.upperBound - r.lowerBound) + 1)) }
+            let e = ClassBench.TraceEntry(source: inside(r.source), destination: inside(r.destination), sourcePort: port(r.sourcePorts),
+                                          destinationPort: port(r.destinationPorts), proto: r.protoMask == 0 ? 6 : r.proto)
+            out.append(e.frame())
+        }
+        frames = out
+        let total = out.reduce(0) { $0 + $1.count }
+        storage = .allocate(byteCount: total, alignment: 64)
+        spans = .allocate(capacity: out.count)
+        var at = 0
+        for (i, f) in out.enumerated() {
+            f.withUnsafeBytes { storage.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: f.count) }
+            spans[i] = (at, f.count)
+            at += f.count
+        }
+    }
+
+    /// Root of the shared test data, found from this file (Bench/ClassifySupport/…, beside the repository).
+    public static var testData: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/testdata")
+    }
+
+    /// Classifies every frame once; returns a checksum of the results.
+    public func classifyAll() -> Int {
+        var sum = 0
+        for (at, len) in spans {
+            sum &+= flat.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
+        }
+        return sum
+    }
+}
