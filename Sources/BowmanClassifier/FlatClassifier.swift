@@ -54,6 +54,11 @@ public struct FlatClassifier: Sendable {
     let intervalSet: [Int32]
     /// All bitsets, `words` UInt64 each, deduplicated.
     let bitsets: [UInt64]
+    /// Per bitset, the words that can be nonzero: [first, end). The lookup
+    /// ANDs only inside the window these leave (aggregated bit vectors in
+    /// their simplest form), and stops when it is empty.
+    let bitsetFirst: [Int32]
+    let bitsetEnd: [Int32]
 
     public var ruleCount: Int { demux.count }
     public var dimensionCount: Int { dimPosition.count }
@@ -157,6 +162,25 @@ public struct FlatClassifier: Sendable {
             dAbsent.append(intern(untested))
             dPos.append(dimKeys[d].position); dOff.append(Int32(dimKeys[d].offset)); dLen.append(Int32(dimKeys[d].length))
         }
+        // Word windows of the bitsets, and dimensions ordered narrowest first.
+        var bFirst: [Int32] = [], bEnd: [Int32] = []
+        for i in 0..<(sets.count / w) {
+            let words = sets[(i * w)..<((i + 1) * w)]
+            let f = words.firstIndex { $0 != 0 }.map { $0 - i * w } ?? 0
+            let e = words.lastIndex { $0 != 0 }.map { $0 - i * w + 1 } ?? 0
+            bFirst.append(Int32(f)); bEnd.append(Int32(max(e, f)))
+        }
+        let order = (0..<dPos.count).sorted { a, b in
+            func width(_ d: Int) -> Double {
+                let s = Int(dStart[d]), c = Int(dCount[d])
+                guard c > 0 else { return Double(w) }
+                return Double((s..<(s + c)).reduce(0) { $0 + Int(bEnd[Int(allSets[$1])] - bFirst[Int(allSets[$1])]) }) / Double(c)
+            }
+            return width(a) < width(b)
+        }
+        dPos = order.map { dPos[$0] }; dOff = order.map { dOff[$0] }; dLen = order.map { dLen[$0] }
+        dStart = order.map { dStart[$0] }; dCount = order.map { dCount[$0] }; dAbsent = order.map { dAbsent[$0] }
+        bitsetFirst = bFirst; bitsetEnd = bEnd
         positionParent = parents
         var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
         for p in protos {
@@ -207,8 +231,9 @@ public struct FlatClassifier: Sendable {
                 base[k] = start
                 end[k] = start < 0 ? -1 : headerEnd(k, p, start)
             }
-            for k in 0..<words { acc[k] = .max }
-            bitsets.withUnsafeBufferPointer { sets in
+            var lo = 0, hi = words
+            var first = true
+            let empty: Bool = bitsets.withUnsafeBufferPointer { sets in
                 bounds.withUnsafeBufferPointer { bounds in
                     intervalSet.withUnsafeBufferPointer { iset in
                         for d in 0..<dimPosition.count {
@@ -217,20 +242,31 @@ public struct FlatClassifier: Sendable {
                             var set = dimAbsent[d]
                             if b >= 0 && at + len <= p.count {
                                 let v = FieldValue(loading: p, at: at, length: len)
-                                var lo = Int(dimStart[d]), hi = lo + Int(dimCount[d]) - 1
-                                while lo < hi {
-                                    let mid = (lo + hi + 1) >> 1
-                                    if bounds[mid] <= v { lo = mid } else { hi = mid - 1 }
+                                var bl = Int(dimStart[d]), bh = bl + Int(dimCount[d]) - 1
+                                while bl < bh {
+                                    let mid = (bl + bh + 1) >> 1
+                                    if bounds[mid] <= v { bl = mid } else { bh = mid - 1 }
                                 }
-                                set = iset[lo]
+                                set = iset[bl]
                             }
+                            lo = max(lo, Int(bitsetFirst[Int(set)]))
+                            hi = min(hi, Int(bitsetEnd[Int(set)]))
+                            if lo >= hi { return true }
                             let s = Int(set) * words
-                            for k in 0..<words { acc[k] &= sets[s + k] }
+                            if first {
+                                for k in lo..<hi { acc[k] = sets[s + k] }
+                                first = false
+                            } else {
+                                for k in lo..<hi { acc[k] &= sets[s + k] }
+                            }
                         }
+                        return false
                     }
                 }
             }
-            for k in 0..<words {
+            if empty { return Classifier.noMatch }
+            if first { for k in lo..<hi { acc[k] = .max } }   // no dimensions: every rule is a candidate
+            for k in lo..<hi {
                 var word = acc[k]
                 while word != 0 {
                     let r = k * 64 + word.trailingZeroBitCount
