@@ -52,24 +52,6 @@ int cbowman_packet_bind(int fd, int ifindex) {
 
 #define CBOWMAN_MAX_BURST 256
 
-int cbowman_recv_burst(int fd, uint8_t *base, uint32_t stride, uint32_t *lengths, int count, int flags) {
-    struct mmsghdr msgs[CBOWMAN_MAX_BURST];
-    struct iovec iov[CBOWMAN_MAX_BURST];
-    if (count > CBOWMAN_MAX_BURST) count = CBOWMAN_MAX_BURST;
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
-    for (int i = 0; i < count; i++) {
-        iov[i].iov_base = base + (size_t)i * stride;
-        iov[i].iov_len = stride;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    int n;
-    do { n = recvmmsg(fd, msgs, (unsigned)count, flags, NULL); } while (n < 0 && errno == EINTR);
-    if (n < 0) return -errno;
-    for (int i = 0; i < n; i++) lengths[i] = msgs[i].msg_len;
-    return n;
-}
-
 int cbowman_send_burst(int fd, const uint8_t *base, uint32_t stride, const uint32_t *lengths, int count, int flags) {
     struct mmsghdr msgs[CBOWMAN_MAX_BURST];
     struct iovec iov[CBOWMAN_MAX_BURST];

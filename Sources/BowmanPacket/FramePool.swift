@@ -99,12 +99,7 @@ public struct FramePool: ~Copyable {
     /// Takes one frame, or nil when the pool is empty.
     /// - Complexity: O(1), no allocation.
     @inlinable public mutating func allocate() -> FrameHandle? {
-        guard freeCount > 0 else { return nil }
-        freeCount &-= 1
-        let i = freeStack[freeCount]
-        refCounts[Int(i)] = 1
-        outstanding &+= 1
-        return FrameHandle(adoptingIndex: i)
+        allocateIndex().map { FrameHandle(adoptingIndex: $0) }
     }
 
     /// Takes one frame as a raw index (for a ring), or nil when empty.

@@ -40,7 +40,8 @@ public enum PacketBuilder {
         return out
     }
 
-    static func transportHeaderLength(_ t: FrameSpec.Transport) -> Int {
+    /// Bytes of the transport header the spec describes (before the payload).
+    public static func transportHeaderLength(_ t: FrameSpec.Transport) -> Int {
         switch t {
         case .none: 0
         case .udp: 8

@@ -10,6 +10,7 @@ private func bytes(_ a: IPv6Address) -> [UInt8] {
 }
 
 /// Builds a frame, parses it, and hands the bytes and metadata to `body`.
+@discardableResult
 private func withFrame<R>(_ spec: FrameSpec, _ body: (UnsafeRawBufferPointer, PacketMetadata) throws -> R) throws -> R {
     let f = try PacketBuilder.bytes(spec)
     var m = PacketMetadata()

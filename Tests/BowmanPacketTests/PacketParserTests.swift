@@ -76,7 +76,7 @@ func parse(_ bytes: [UInt8], linkType: LinkType = .ethernet) -> (PacketMetadata,
             let bytes = try PacketBuilder.bytes(spec)
             let (full, _) = parse(bytes)
             // ICMPv6's fixed part is 4 bytes (type, code, checksum); the rest is per message.
-            let l4Length = full.l4Protocol == IPProtocol.icmpv6 ? 4 : RandomFrames.transportHeaderLength(spec.transport)
+            let l4Length = full.l4Protocol == IPProtocol.icmpv6 ? 4 : PacketBuilder.transportHeaderLength(spec.transport)
             let headersEnd = Int(full.l4Offset) + l4Length
             for cut in 0..<bytes.count {
                 let (m, e) = parse(Array(bytes[0..<cut]))

@@ -35,15 +35,4 @@ enum RandomFrames {
         return FrameSpec(vlanTags: vlans, network: .ipv6(v6), transport: transport, payload: payload)
     }
 
-    /// Length of the L4 header the spec carries.
-    static func transportHeaderLength(_ t: FrameSpec.Transport) -> Int {
-        switch t {
-        case .none: 0
-        case .udp: 8
-        case .tcp: 20
-        case .echo: 8
-        case .icmp: 4
-        case .igmp: 8
-        }
-    }
 }

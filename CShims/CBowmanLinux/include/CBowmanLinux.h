@@ -50,10 +50,9 @@ static inline uint16_t cbowman_eth_p_all_be(void) { return htons(ETH_P_ALL); }
 /// Binds an AF_PACKET socket to an interface index (all protocols).
 int cbowman_packet_bind(int fd, int ifindex);
 
-/// One burst of recvmmsg(2)/sendmmsg(2) over `count` buffers of `stride`
-/// bytes each, starting at `base`. `lengths` receives (recv) or supplies
-/// (send) each datagram's length. Returns the number of messages or -errno.
-int cbowman_recv_burst(int fd, uint8_t *base, uint32_t stride, uint32_t *lengths, int count, int flags);
+/// One burst of sendmmsg(2) over `count` buffers of `stride` bytes each,
+/// starting at `base` (stride 0: the same buffer each time). `lengths`
+/// supplies each datagram's length. Returns the number sent or -errno.
 int cbowman_send_burst(int fd, const uint8_t *base, uint32_t stride, const uint32_t *lengths, int count, int flags);
 
 /// recvmmsg(2)/sendmmsg(2) straight into pool frames: frame k of the burst

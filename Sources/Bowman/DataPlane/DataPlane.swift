@@ -237,17 +237,7 @@ final class AFXDPRig: RigProtocol, @unchecked Sendable {
         }
     }
 
-    func runWorker() {
-        var pa = a.take()!
-        if var pb = b.take() {
-            runFunction(options, &pa, &pb, &pool, stats, stopFlag)
-            b = consume pb
-        } else {
-            var none = NullPort()
-            runFunction(options, &pa, &none, &pool, stats, stopFlag)
-        }
-        a = consume pa
-    }
+    func runWorker() { runPorts(&a, &b, options, &pool, stats, stopFlag) }
 
     /// Socket, name, zero-copy and copy-mode reason of port k (0 or 1).
     func portInfo(_ k: Int) -> (Int32, String, Bool, String?) {
@@ -287,20 +277,25 @@ final class PacketRig: RigProtocol, @unchecked Sendable {
         }
     }
 
-    func runWorker() {
-        var pa = a.take()!
-        if var pb = b.take() {
-            runFunction(options, &pa, &pb, &pool, stats, stopFlag)
-            b = consume pb
-        } else {
-            var none = NullPort()
-            runFunction(options, &pa, &none, &pool, stats, stopFlag)
-        }
-        a = consume pa
-    }
+    func runWorker() { runPorts(&a, &b, options, &pool, stats, stopFlag) }
 
     func closeAll() {}
     func audit() -> FramePool.Audit { pool.audit() }
+}
+
+/// Runs a rig's worker: its one or two ports (a missing second port is a
+/// `NullPort`) are moved out of the rig for the run and back after.
+func runPorts<P: PacketPort & ~Copyable>(_ a: inout P?, _ b: inout P?, _ o: DataPlane.Options, _ pool: inout FramePool,
+                                         _ stats: WorkerStats, _ stop: StopFlag) {
+    var pa = a.take()!
+    if var pb = b.take() {
+        runFunction(o, &pa, &pb, &pool, stats, stop)
+        b = consume pb
+    } else {
+        var none = NullPort()
+        runFunction(o, &pa, &none, &pool, stats, stop)
+    }
+    a = consume pa
 }
 
 /// Picks the forwarding function once; the worker loop is specialised for it.
