@@ -64,7 +64,7 @@ let ll = IPv6Address("fe80::1")!, mg = IPv6Address("ff02::16")!, grp = IPv6Addre
             #expect(o.map(\.kind) == [2, 4])
         }
         f[61] = 0   // SACK-permitted with length 0
-        f.withUnsafeBytes { p in
+        _ = f.withUnsafeBytes { p in
             #expect(throws: ParseError(.tcpOptions, .badOption(offset: 60), at: 34)) { try TCPHeader(p, at: 34).options() }
         }
     }
