@@ -48,7 +48,7 @@ let package = Package(
                 swiftSettings: strict),
 
         .target(name: "BowmanPipeline",
-                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "CBowmanLinux"],
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanClassifier", "CBowmanLinux"],
                 swiftSettings: strict),
 
         // MARK: the node and the command line
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
-        .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanIO", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
                     dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],

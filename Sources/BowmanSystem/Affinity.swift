@@ -46,7 +46,7 @@ public enum Clock {
 
 /// Process-wide signal set-up for the daemon.
 public enum Signals {
-    /// Unblocks SIGINT and SIGTERM for the calling thread and the threads it
+    /// Unblocks SIGINT, SIGTERM and SIGHUP for the calling thread and the threads it
     /// creates afterwards. A process started by another (a test runner, a
     /// supervisor) may inherit a mask that blocks them, and then it could
     /// never be told to stop and detach.

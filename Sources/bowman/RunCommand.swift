@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bowman
+import BowmanClassifier
 import BowmanCore
 import BowmanIO
 import BowmanPipeline
@@ -8,6 +9,8 @@ import Glibc
 
 /// Set by SIGINT/SIGTERM; an atomic store is async-signal-safe.
 let signalStop = StopFlag()
+/// Set by SIGHUP: reload the rules.
+let signalReload = StopFlag()
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +36,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Idle policy: spin, or poll (sleep in poll(2) as soon as a round finds nothing).") var idle: String = "poll"
     @Option(help: "Frames in the pool.") var frames: Int = 16384
     @Option(help: "PACKET_FANOUT group (hash) for af_packet ports, to share an interface across runs.") var fanout: Int32?
+    @Option(help: "Classify every packet against these rules before forwarding (per-flow counts; SIGHUP reloads).")
+    var rules: String?
+    @Option(help: "Rule file format: odyssey or classbench.") var rulesFormat: String = "odyssey"
+    @Option(help: "Match policy: most-predicates or first-match (default: by format).") var policy: String?
+    @Flag(help: "Drop packets no rule matches.") var dropUnmatched = false
     @Flag(help: "Benchmark mode: do not pass the host's own addresses to the kernel (every IP packet goes to Bowman).")
     var noHostPass = false
     @Option(help: "Next-hop MAC for packets leaving port N (repeat in port order; l2fwd).") var nextHop: [String] = []
@@ -90,7 +98,21 @@ struct RunCommand: ParsableCommand {
         o.passHostAddresses = !noHostPass
         o.fanoutGroup = fanout
 
+        if let r = rules {
+            guard let f = Classify.Format(rawValue: rulesFormat) else { throw ValidationError("--rules-format must be odyssey or classbench") }
+            let p: MatchPolicy
+            if let s = policy {
+                guard let m = MatchPolicy(rawValue: s) else { throw ValidationError("--policy must be most-predicates or first-match") }
+                p = m
+            } else {
+                p = f == .classbench ? .firstMatch : .mostPredicates
+            }
+            o.rules = (r, f, p)
+            o.dropUnmatched = dropUnmatched
+            o.reload = signalReload
+        }
         Signals.unblockTermination()
+        signal(SIGHUP) { _ in signalReload.set() }
         signal(SIGINT) { _ in signalStop.set() }
         signal(SIGTERM) { _ in signalStop.set() }
         do {

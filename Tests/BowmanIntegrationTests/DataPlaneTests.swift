@@ -407,3 +407,64 @@ struct SignalTests {
         #expect(pinnedBefore && cleaned == [ifc] && !pinnedAfter)
     }
 }
+
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to make namespaces and open AF_XDP sockets"))
+struct RulesInTheDataPlaneTests {
+    @Test func classifyWhileForwardingAndReloadOnSIGHUP() throws {
+        let binary = TestData.repositoryRoot.appendingPathComponent(".build/debug/bowman").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) missing: swift build first")
+        let lab = LineLab(tag: "r\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let dir = try TestData.temporaryDirectory()
+        let rules = dir.appendingPathComponent("rules.txt").path
+        try "1: [ ethernet | ip (proto = 17) | udp (dport = 4700) | * ]\n2: [ ethernet | ip6 | * ]\n"
+            .replacingOccurrences(of: "ip6", with: "ipv6").write(toFile: rules, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/\(lab.dut)", binary, "run", "--port", "af_xdp:\(lab.vB):0", "--port", "af_xdp:\(lab.vC):0",
+                       "--forward", "l2fwd", "--frames", "4096", "--rules", rules, "--next-hop", lab.mac[lab.vA]!, "--next-hop", lab.mac[lab.vD]!]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        for _ in 0..<100 {
+            usleep(100_000)
+            if try inNamespace(lab.dut, { [lab] in try XDPProgram.programs(on: lab.vB) }).contains(where: { $0.name == XDPProgram.name }) { break }
+        }
+        usleep(300_000)
+        let frames = testFrames(lab, marker: 4700)   // 8 IPv4 (flow 1) + 8 IPv6 (flow 2)
+        let vA = lab.vA
+        _ = try inNamespace(lab.gen) { try PacketSocket(interface: vA).send(frames: frames) }
+        usleep(300_000)
+        // A broken rule file: refused, the running table stays.
+        try "1: [ ethernet | ip (prot = 17) | * ]\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        usleep(400_000)
+        // A good one: published without stopping traffic.
+        try "3: [ ethernet | * ]\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        usleep(400_000)
+        _ = try inNamespace(lab.gen) { try PacketSocket(interface: vA).send(frames: frames) }
+        usleep(300_000)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("rules not reloaded, the running table stays") && text.contains("line 1, column 21"), "\(text)")
+        #expect(text.contains("rules reloaded: 1 rules"), "\(text)")
+        // Before the reload: our 8 IPv4 frames to flow 1, 8 IPv6 to flow 2; after
+        // it everything to flow 3. (The sink's ICMP/ICMPv6 "port unreachable"
+        // answers cross Bowman too: flows 2 and 3 see them as well.)
+        func flow(_ d: Int) -> Int {
+            guard let r = text.range(of: "flows: ") else { return -1 }
+            for part in text[r.upperBound...].prefix(while: { $0 != ";" }).split(separator: ",") {
+                let kv = part.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                if kv.count == 2, Int(kv[0]) == d { return Int(kv[1]) ?? -1 }
+            }
+            return 0
+        }
+        #expect(flow(1) == 8, "\(text)")
+        #expect(flow(2) >= 8 && flow(3) >= 16, "\(text)")
+    }
+}

@@ -106,7 +106,7 @@ typedef struct {
 int cbowman_tpacket_v3_open(int ifindex, uint32_t block_size, uint32_t block_count, uint32_t retire_ms,
                             int fanout_group, cbowman_tpacket_ring *out);
 void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r);
-/// Unblocks SIGINT and SIGTERM in the calling thread (and the threads it
+/// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
 /// creates later): a process can inherit a mask that blocks them.
 void cbowman_unblock_termination_signals(void);
 #endif

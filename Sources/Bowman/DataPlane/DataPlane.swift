@@ -1,3 +1,4 @@
+import BowmanClassifier
 import BowmanCore
 import BowmanIO
 import BowmanPacket
@@ -38,6 +39,15 @@ public enum DataPlane {
         /// PACKET_FANOUT group (hash mode) for af_packet ports, so several
         /// runs (one per core) share an interface's traffic by flow.
         public var fanoutGroup: Int32?
+        /// Classify every packet against these rules before forwarding
+        /// (per-flow counts; `dropUnmatched` drops what no rule matches).
+        public var rules: (path: String, format: Classify.Format, policy: MatchPolicy)?
+        public var dropUnmatched = false
+        /// Set (by SIGHUP) to reload `rules` without stopping traffic.
+        public var reload: StopFlag?
+        var classification: Classification?
+        /// Index of the worker a rig serves (for its quiescent slot and flow counters).
+        var workerIndex = 0
         public init() {}
     }
 
@@ -74,10 +84,27 @@ public enum DataPlane {
         if o.ports.count == 2 && o.ports[0] == o.ports[1] { throw Failure("the two ports are the same (\(o.ports[0]))") }
         for p in o.ports where if_nametoindex(p.interface) == 0 { throw Failure("no such interface: \(p.interface)") }
 
+        var o = o
+        if let r = o.rules {
+            let c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
+            o.classification = Classification(FlatClassifier(c), workers: max(1, o.dataCores.count))
+            progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue))"
+                     + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
+        }
         if xdp {
             return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
         }
         return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+    }
+
+    /// The rules every worker classifies against, published as one table.
+    final class Classification: @unchecked Sendable {
+        let tables: TablePublisher<FlatClassifier>
+        let flows: [FlowCounters]
+        init(_ t: FlatClassifier, workers: Int) {
+            tables = TablePublisher(t, workers: workers)
+            flows = (0..<workers).map { _ in FlowCounters(capacity: 65536) }
+        }
     }
 
     // MARK: - AF_XDP
@@ -113,6 +140,7 @@ public enum DataPlane {
         for w in 0..<workers {
             // Worker w: queue Q+w of each interface, its own pool and UMEM on its core's node.
             var ow = o
+            ow.workerIndex = w
             ow.ports = o.ports.map { p in
                 if case .afXDP(let i, let q) = p { return .afXDP(interface: i, queue: q + UInt32(w)) }
                 return p
@@ -144,7 +172,11 @@ public enum DataPlane {
             // Several workers on the same interfaces: one fanout group, flows split by hash.
             o.fanoutGroup = Int32(getpid() & 0x7FFF)
         }
-        let rigs = try o.dataCores.map { _ in try PacketRig(options: o) }
+        let rigs = try o.dataCores.indices.map { w in
+            var ow = o
+            ow.workerIndex = w
+            return try PacketRig(options: ow)
+        }
         let notes = o.dataCores.count > 1 ? ["\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)"] : []
         for n in notes { progress(n) }
         return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
@@ -169,6 +201,21 @@ public enum DataPlane {
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
             Thread.sleep(forTimeInterval: 0.05)
+            if let r = o.reload, r.isSet, let rules = o.rules, let cl = o.classification {
+                r.clear()
+                // Rules change without stopping traffic: compile here, publish
+                // with one pointer store; a bad file leaves the running table.
+                let t0 = Date()
+                do {
+                    let c = try Classify.load(rules: rules.path, format: rules.format, policy: rules.policy)
+                    cl.tables.publish(FlatClassifier(c))
+                    progress(String(format: "rules reloaded: %d rules, compiled and published in %.1f ms", c.rules.count,
+                                    Date().timeIntervalSince(t0) * 1000))
+                } catch {
+                    progress("rules not reloaded, the running table stays: \(error)")
+                }
+            }
+            o.classification?.tables.reclaim()
             if let f = o.countFile { writeCount(f, summed().rxPackets) }
             let now = Date()
             if now.timeIntervalSince(lastTime) >= o.statsInterval {
@@ -185,6 +232,16 @@ public enum DataPlane {
         for t in threads { t.join() }
         for r in rigs { r.closeAll() }
         let total = summed()
+        if let cl = o.classification {
+            var perFlow: [Int: UInt64] = [:]
+            var unmatched: UInt64 = 0
+            for f in cl.flows {
+                for d in 0..<f.capacity { let n = f.count(d); if n > 0 { perFlow[d, default: 0] += n } }
+                unmatched += f.unmatched.load(ordering: .relaxed)
+            }
+            progress("flows: " + perFlow.keys.sorted().prefix(32).map { "\($0): \(perFlow[$0]!)" }.joined(separator: ", ")
+                     + (perFlow.count > 32 ? ", ..." : "") + "; unmatched \(unmatched)")
+        }
         if let f = o.countFile { writeCount(f, total.rxPackets) }
         let audit = rigs.map { $0.audit() }.reduce(FramePool.Audit(total: 0, free: 0, inFlight: 0)) { a, b in
             FramePool.Audit(total: a.total + b.total, free: a.free + b.free, inFlight: a.inFlight + b.inFlight,
@@ -303,16 +360,25 @@ func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
     _ o: DataPlane.Options, _ a: inout A, _ b: inout B, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
 ) {
     switch o.forward {
-    case .drop:
-        var f = DropFunction()
-        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
-    case .reflect:
-        var f = ReflectFunction()
-        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+    case .drop: run(DropFunction())
+    case .reflect: run(ReflectFunction())
     case .l2fwd:
-        var f = L2ForwardFunction(rewrite: (0..<2).map { k in
+        let f = L2ForwardFunction(rewrite: (0..<2).map { k in
             (source: nil, destination: k < o.nextHopMACs.count ? o.nextHopMACs[k] : nil)
         })
-        Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+        run(f)
+    }
+
+    /// With rules, the function runs behind the classifier stage.
+    func run<F: ForwardingFunction>(_ f: F) {
+        if let cl = o.classification {
+            var c = ClassifyFunction(tables: cl.tables, worker: o.workerIndex, flows: cl.flows[o.workerIndex],
+                                     dropUnmatched: o.dropUnmatched, then: f)
+            Worker.run(&a, &b, function: &c, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+            cl.tables.offline(worker: o.workerIndex)
+        } else {
+            var f = f
+            Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
+        }
     }
 }

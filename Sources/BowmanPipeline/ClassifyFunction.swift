@@ -1,0 +1,72 @@
+import BowmanClassifier
+import BowmanPacket
+import Synchronization
+
+/// Per-flow packet counts of one worker, indexed by demux id (Odyssey's
+/// channel subscription: the classifier's demux id selects the flow).
+/// Written by the worker (relaxed, one writer), read by the management core.
+public final class FlowCounters: @unchecked Sendable {
+    public let capacity: Int
+    @usableFromInline let counts: UnsafeMutablePointer<UInt64>
+    /// Packets no rule matched.
+    public let unmatched = Atomic<UInt64>(0)
+    /// Packets whose demux id is beyond `capacity`.
+    public let overflow = Atomic<UInt64>(0)
+
+    public init(capacity: Int = 4096) {
+        self.capacity = capacity
+        counts = .allocate(capacity: capacity)
+        counts.initialize(repeating: 0, count: capacity)
+    }
+    deinit { counts.deallocate() }
+
+    /// Packets counted for a demux id (a plain read of the worker's counter).
+    public func count(_ demux: Int) -> UInt64 {
+        demux >= 0 && demux < capacity ? UnsafeAtomicRead.load(counts + demux) : 0
+    }
+}
+
+/// A relaxed 64-bit read of a counter another thread writes (aligned loads
+/// and stores of a word are atomic on the platforms Bowman runs on).
+enum UnsafeAtomicRead {
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 { p.pointee }
+}
+
+/// Classifies every packet of a burst against the currently published
+/// flat tables, counts it for its flow, optionally drops what no rule
+/// matched, then hands the burst to `next`. Marks a quiescent point after
+/// every burst, so replaced tables can be freed.
+public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
+    public var next: Next
+    @usableFromInline let tables: TablePublisher<FlatClassifier>
+    @usableFromInline let worker: Int
+    @usableFromInline let flows: FlowCounters
+    @usableFromInline let dropUnmatched: Bool
+
+    public init(tables: TablePublisher<FlatClassifier>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
+        self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
+        tables.quiescent(worker: worker)   // online before the first read
+    }
+
+    @inlinable public mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict {
+        let table = tables.current(worker: worker)
+        var unmatched: UInt64 = 0, overflow: UInt64 = 0
+        let counts = flows.counts, capacity = flows.capacity
+        let n = burst.count
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: Burst.capacity) { unmatchedAt in
+            for k in 0..<n {
+                let d = table.pointee.match(UnsafeRawBufferPointer(burst.packet(at: k, in: pool)))
+                unmatchedAt[k] = d < 0
+                if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
+            }
+            if dropUnmatched && unmatched > 0 {
+                burst.compact(dropping: { unmatchedAt[$0] }, removed: { pool.release(index: $0) })
+            }
+        }
+        tables.quiescent(worker: worker)
+        if unmatched > 0 { flows.unmatched.add(unmatched, ordering: .relaxed) }
+        if overflow > 0 { flows.overflow.add(overflow, ordering: .relaxed) }
+        if burst.isEmpty { return .drop }
+        return next.process(&burst, input: input, pool: &pool)
+    }
+}
