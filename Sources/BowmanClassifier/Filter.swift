@@ -1,11 +1,12 @@
 import BowmanCore
 
 /// A field value of up to 16 bytes, as a big-endian number.
-public struct FieldValue: Hashable, Sendable, CustomStringConvertible {
+@frozen public struct FieldValue: Hashable, Sendable, CustomStringConvertible {
     public var high: UInt64
     public var low: UInt64
-    public init(high: UInt64 = 0, low: UInt64) { self.high = high; self.low = low }
-    public static func & (a: FieldValue, b: FieldValue) -> FieldValue { FieldValue(high: a.high & b.high, low: a.low & b.low) }
+    @inlinable public static func == (a: FieldValue, b: FieldValue) -> Bool { a.high == b.high && a.low == b.low }
+    @inlinable public init(high: UInt64 = 0, low: UInt64) { self.high = high; self.low = low }
+    @inlinable public static func & (a: FieldValue, b: FieldValue) -> FieldValue { FieldValue(high: a.high & b.high, low: a.low & b.low) }
     /// All ones over `bytes` bytes.
     public static func ones(bytes: Int) -> FieldValue {
         if bytes >= 16 { return FieldValue(high: .max, low: .max) }

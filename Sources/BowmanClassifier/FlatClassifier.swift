@@ -1,7 +1,7 @@
 import BowmanCore
 
 extension FieldValue: Comparable {
-    public static func < (a: FieldValue, b: FieldValue) -> Bool { (a.high, a.low) < (b.high, b.low) }
+    @inlinable public static func < (a: FieldValue, b: FieldValue) -> Bool { a.high < b.high || (a.high == b.high && a.low < b.low) }
 }
 
 /// A `Classifier` compiled to flat tables for the data path (bit-vector
@@ -15,56 +15,60 @@ extension FieldValue: Comparable {
 /// Built on the management core from a `Classifier`; immutable afterwards,
 /// so it can be published to workers as a snapshot.
 public struct FlatClassifier: Sendable {
-    /// Rules in policy order (the bit index of a rule).
-    let demux: [Int]
-    let words: Int
+    /// The tables as unsafe buffers and plain integers: a trivial value, so
+    /// a worker reading `pointee.view` of a published table copies no
+    /// reference and retains nothing. Valid while the `FlatClassifier`
+    /// (its `storage`) lives: the publisher keeps it until every worker
+    /// passed a quiescent point.
+    @frozen public struct View: @unchecked Sendable {
+        public let words: Int
+        public let demux: UnsafeBufferPointer<Int>
+        public let positionParent: UnsafeBufferPointer<Int32>
+        public let lengthFixed: UnsafeBufferPointer<Int32>
+        public let lengthFieldOffset: UnsafeBufferPointer<Int32>
+        public let lengthFieldLength: UnsafeBufferPointer<Int32>
+        public let lengthMask: UnsafeBufferPointer<UInt64>
+        public let lengthShift: UnsafeBufferPointer<Int32>
+        public let lengthMultiplier: UnsafeBufferPointer<Int32>
+        public let ruleEnd: UnsafeBufferPointer<Int32>
+        public let residualStart: UnsafeBufferPointer<Int32>
+        public let residualPosition: UnsafeBufferPointer<Int32>
+        public let residualOffset: UnsafeBufferPointer<Int32>
+        public let residualLength: UnsafeBufferPointer<Int32>
+        public let residualTest: UnsafeBufferPointer<Filter.Predicate.Test>
+        public let dimPosition: UnsafeBufferPointer<Int32>
+        public let dimOffset: UnsafeBufferPointer<Int32>
+        public let dimLength: UnsafeBufferPointer<Int32>
+        public let dimStart: UnsafeBufferPointer<Int32>
+        public let dimCount: UnsafeBufferPointer<Int32>
+        public let dimAbsent: UnsafeBufferPointer<Int32>
+        public let bounds: UnsafeBufferPointer<FieldValue>
+        public let intervalSet: UnsafeBufferPointer<Int32>
+        public let bitsets: UnsafeBufferPointer<UInt64>
+        public let bitsetFirst: UnsafeBufferPointer<Int32>
+        public let bitsetEnd: UnsafeBufferPointer<Int32>
+    }
 
-    /// Header positions: a trie of protocol paths, parents first. Position
-    /// k starts where its parent ends (`parent` -1: the start of the packet).
-    let positionParent: [Int32]
-    /// Each position's header length as plain integers (no String or array
-    /// on the lookup path): fixed length, or ((field & mask) >> shift) * mult
-    /// with field at (offset, length); `fieldLength` 0 means fixed.
-    let lengthFixed: [Int32]
-    let lengthFieldOffset: [Int32]
-    let lengthFieldLength: [Int32]
-    let lengthMask: [UInt64]
-    let lengthShift: [Int32]
-    let lengthMultiplier: [Int32]
-    /// Per rule: the position of its last header (its whole path must be walkable).
-    let ruleEnd: [Int32]
-    /// Residual predicates (not intervals), flattened: per rule a range into these.
-    let residualStart: [Int32]
-    let residualPosition: [Int32]
-    let residualOffset: [Int32]
-    let residualLength: [Int32]
-    let residualTest: [Filter.Predicate.Test]
+    /// Owns the memory the view points into.
+    final class Storage: @unchecked Sendable {
+        var frees: [() -> Void] = []
+        func own<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
+            _ = b.initialize(from: a)
+            frees.append { b.deallocate() }
+            return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(b)[0..<a.count])
+        }
+        deinit { for f in frees { f() } }
+    }
 
-    /// Dimensions, flattened: position, offset, length, and a range of
-    /// `bounds`/`intervalSet` (sorted lower bounds of the elementary
-    /// intervals and the bitset of each), plus the bitset for a packet too
-    /// short to hold the field (the rules that do not test it).
-    let dimPosition: [Int32]
-    let dimOffset: [Int32]
-    let dimLength: [Int32]
-    let dimStart: [Int32]
-    let dimCount: [Int32]
-    let dimAbsent: [Int32]
-    let bounds: [FieldValue]
-    let intervalSet: [Int32]
-    /// All bitsets, `words` UInt64 each, deduplicated.
-    let bitsets: [UInt64]
-    /// Per bitset, the words that can be nonzero: [first, end). The lookup
-    /// ANDs only inside the window these leave (aggregated bit vectors in
-    /// their simplest form), and stops when it is empty.
-    let bitsetFirst: [Int32]
-    let bitsetEnd: [Int32]
+    let storage: Storage
+    public let view: View
 
-    public var ruleCount: Int { demux.count }
-    public var dimensionCount: Int { dimPosition.count }
-    public var bitsetCount: Int { bitsets.count / max(1, words) }
+    public var ruleCount: Int { view.demux.count }
+    public var dimensionCount: Int { view.dimPosition.count }
+    public var bitsetCount: Int { view.bitsets.count / max(1, view.words) }
     /// Bytes of the tables (the benchmark's memory figure).
-    public var tableBytes: Int { bitsets.count * 8 + bounds.count * 16 + intervalSet.count * 4 }
+    public var tableBytes: Int { view.bitsets.count * 8 + view.bounds.count * 16 + view.intervalSet.count * 4 }
 
     public init(_ c: Classifier) {
         var rules = c.rules
@@ -76,8 +80,7 @@ public struct FlatClassifier: Sendable {
         }
         let n = rules.count
         let w = max(1, (n + 63) / 64)
-        demux = rules.map(\.demuxID)
-        words = w
+        let demux = rules.map(\.demuxID)
 
         // The trie of header positions.
         var parents: [Int32] = [], protos: [ProtocolDefinition] = []
@@ -180,8 +183,8 @@ public struct FlatClassifier: Sendable {
         }
         dPos = order.map { dPos[$0] }; dOff = order.map { dOff[$0] }; dLen = order.map { dLen[$0] }
         dStart = order.map { dStart[$0] }; dCount = order.map { dCount[$0] }; dAbsent = order.map { dAbsent[$0] }
-        bitsetFirst = bFirst; bitsetEnd = bEnd
-        positionParent = parents
+        let bitsetFirst = bFirst, bitsetEnd = bEnd
+        let positionParent = parents
         var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
         for p in protos {
             switch p.headerLength {
@@ -190,11 +193,16 @@ public struct FlatClassifier: Sendable {
                 lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
             }
         }
-        lengthFixed = lf; lengthFieldOffset = lo; lengthFieldLength = ll; lengthMask = lm; lengthShift = ls; lengthMultiplier = lx
-        self.ruleEnd = ruleEnd
-        residualStart = rStart; residualPosition = rPos; residualOffset = rOff; residualLength = rLen; residualTest = rTest
-        dimPosition = dPos; dimOffset = dOff; dimLength = dLen; dimStart = dStart; dimCount = dCount; dimAbsent = dAbsent
-        bounds = allBounds; intervalSet = allSets; bitsets = sets
+        let st = Storage()
+        storage = st
+        view = View(words: w, demux: st.own(demux), positionParent: st.own(positionParent),
+                    lengthFixed: st.own(lf), lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
+                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), ruleEnd: st.own(ruleEnd),
+                    residualStart: st.own(rStart), residualPosition: st.own(rPos), residualOffset: st.own(rOff),
+                    residualLength: st.own(rLen), residualTest: st.own(rTest),
+                    dimPosition: st.own(dPos), dimOffset: st.own(dOff), dimLength: st.own(dLen), dimStart: st.own(dStart),
+                    dimCount: st.own(dCount), dimAbsent: st.own(dAbsent), bounds: st.own(allBounds), intervalSet: st.own(allSets),
+                    bitsets: st.own(sets), bitsetFirst: st.own(bitsetFirst), bitsetEnd: st.own(bitsetEnd))
     }
 
     /// [lo, hi] of a predicate when it is an interval: a range, or an
@@ -217,12 +225,19 @@ public struct FlatClassifier: Sendable {
     }
 
     /// The demux id of the best matching rule, or `Classifier.noMatch`.
-    /// No allocation: header bases and the accumulated bitset live on the stack.
+    public func match(_ p: UnsafeRawBufferPointer) -> Int { view.match(p) }
+}
+
+extension FlatClassifier.View {
+    /// The demux id of the best matching rule, or -1 (`Classifier.noMatch`).
+    /// No allocation, no retain: header bases and the accumulated bitset
+    /// live on the stack, the tables are unsafe buffers.
+    @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
         let positions = positionParent.count
-        if demux.isEmpty { return Classifier.noMatch }
+        if demux.isEmpty { return -1 }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * positions + words) { tmp -> Int in
-            let base = tmp.baseAddress!, end = base + positions
+            let base = tmp.baseAddress.unsafelyUnwrapped, end = base + positions
             let acc = UnsafeMutableRawPointer(end + positions).bindMemory(to: UInt64.self, capacity: words)
             // Start and end offset of every header position (-1: not walkable).
             for k in 0..<positions {
@@ -233,38 +248,30 @@ public struct FlatClassifier: Sendable {
             }
             var lo = 0, hi = words
             var first = true
-            let empty: Bool = bitsets.withUnsafeBufferPointer { sets in
-                bounds.withUnsafeBufferPointer { bounds in
-                    intervalSet.withUnsafeBufferPointer { iset in
-                        for d in 0..<dimPosition.count {
-                            let b = base[Int(dimPosition[d])]
-                            let at = b + Int(dimOffset[d]), len = Int(dimLength[d])
-                            var set = dimAbsent[d]
-                            if b >= 0 && at + len <= p.count {
-                                let v = FieldValue(loading: p, at: at, length: len)
-                                var bl = Int(dimStart[d]), bh = bl + Int(dimCount[d]) - 1
-                                while bl < bh {
-                                    let mid = (bl + bh + 1) >> 1
-                                    if bounds[mid] <= v { bl = mid } else { bh = mid - 1 }
-                                }
-                                set = iset[bl]
-                            }
-                            lo = max(lo, Int(bitsetFirst[Int(set)]))
-                            hi = min(hi, Int(bitsetEnd[Int(set)]))
-                            if lo >= hi { return true }
-                            let s = Int(set) * words
-                            if first {
-                                for k in lo..<hi { acc[k] = sets[s + k] }
-                                first = false
-                            } else {
-                                for k in lo..<hi { acc[k] &= sets[s + k] }
-                            }
-                        }
-                        return false
+            for d in 0..<dimPosition.count {
+                let b = base[Int(dimPosition[d])]
+                let at = b + Int(dimOffset[d]), len = Int(dimLength[d])
+                var set = dimAbsent[d]
+                if b >= 0 && at + len <= p.count {
+                    let v = FieldValue(loading: p, at: at, length: len)
+                    var bl = Int(dimStart[d]), bh = bl + Int(dimCount[d]) - 1
+                    while bl < bh {
+                        let mid = (bl + bh + 1) >> 1
+                        if bounds[mid] <= v { bl = mid } else { bh = mid - 1 }
                     }
+                    set = intervalSet[bl]
+                }
+                lo = max(lo, Int(bitsetFirst[Int(set)]))
+                hi = min(hi, Int(bitsetEnd[Int(set)]))
+                if lo >= hi { return -1 }
+                let s = Int(set) * words
+                if first {
+                    for k in lo..<hi { acc[k] = bitsets[s + k] }
+                    first = false
+                } else {
+                    for k in lo..<hi { acc[k] &= bitsets[s + k] }
                 }
             }
-            if empty { return Classifier.noMatch }
             if first { for k in lo..<hi { acc[k] = .max } }   // no dimensions: every rule is a candidate
             for k in lo..<hi {
                 var word = acc[k]
@@ -275,12 +282,12 @@ public struct FlatClassifier: Sendable {
                     if verify(r, p, base, end) { return demux[r] }
                 }
             }
-            return Classifier.noMatch
+            return -1
         }
     }
 
     /// Where the header at position k starting at `start` ends, or -1.
-    @inline(__always)
+    @inlinable @inline(__always)
     func headerEnd(_ k: Int, _ p: UnsafeRawBufferPointer, _ start: Int) -> Int {
         let fixed = Int(lengthFixed[k])
         if fixed > 0 { return start + fixed }
@@ -292,7 +299,7 @@ public struct FlatClassifier: Sendable {
     }
 
     /// The rule's header path is walkable and its residual predicates hold.
-    @inline(__always)
+    @inlinable @inline(__always)
     func verify(_ r: Int, _ p: UnsafeRawBufferPointer, _ base: UnsafeMutablePointer<Int>, _ end: UnsafeMutablePointer<Int>) -> Bool {
         let last = Int(ruleEnd[r])
         if last >= 0 && end[last] < 0 { return false }

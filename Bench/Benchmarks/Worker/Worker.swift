@@ -1,5 +1,7 @@
 import Benchmark
+import BowmanClassifier
 import BowmanCore
+import ClassifyWorkload
 import BowmanIO
 import BowmanPacket
 import BowmanPipeline
@@ -47,8 +49,11 @@ final class WorkerRig: @unchecked Sendable {
     var pool = try! FramePool(frameSize: 2048, frameCount: 1024)
     let stop = StopFlag()
     let stats = WorkerStats()
-    lazy var source = SyntheticPort(frame: try! PacketBuilder.bytes(.udp4(from: IPv4Address(198, 18, 0, 1),
-                                                                         to: IPv4Address(198, 18, 1, 2), frameLength: 64)), stop: stop, isSource: true)
+    let frame: [UInt8]
+    init(frame: [UInt8] = try! PacketBuilder.bytes(.udp4(from: IPv4Address(198, 18, 0, 1), to: IPv4Address(198, 18, 1, 2), frameLength: 64))) {
+        self.frame = frame
+    }
+    lazy var source = SyntheticPort(frame: frame, stop: stop, isSource: true)
     lazy var sink = SyntheticPort(frame: [0], stop: stop, isSource: false)
 
     /// Packets the worker took in the last run (to check the benchmark does the work).
@@ -74,6 +79,16 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("worker loop, l2fwd with MAC rewrite, 64,000 packets") { benchmark in
         let f = L2ForwardFunction(rewrite: [(nil, nil), (source: MACAddress(2, 0, 0, 0, 0, 1), destination: MACAddress(2, 0, 0, 0, 0, 2))])
         for _ in benchmark.scaledIterations { rig.run(f) }
+    }
+    // The classifier stage in front of l2fwd: acl1_1k compiled, published,
+    // read once per burst; the synthetic frame matches one of its rules.
+    let acl = try! ClassifyWorkload(set: "acl1_1k", root: ClassifyWorkload.testData, headers: 1)
+    let tables = TablePublisher(acl.flat, workers: 1)
+    let flows = FlowCounters(capacity: 4096)
+    let classifyRig = WorkerRig(frame: acl.frames[0])
+    Benchmark("worker loop, classify (acl1_1k) + l2fwd, 64,000 packets") { benchmark in
+        let f = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: false, then: L2ForwardFunction())
+        for _ in benchmark.scaledIterations { classifyRig.run(f) }
     }
     Benchmark("worker loop, reflect (parse + swap), 64,000 packets") { benchmark in
         for _ in benchmark.scaledIterations { rig.run(ReflectFunction()) }
