@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "BowmanCore", swiftSettings: strict),
         .target(name: "BowmanPacket", dependencies: ["BowmanCore"], swiftSettings: strict),
         .target(name: "BowmanClassifier", dependencies: ["BowmanCore", "BowmanPacket"], swiftSettings: strict),
+        .target(name: "BowmanCBOR", swiftSettings: strict),
 
         // MARK: kernel-facing modules
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanTestSupport", "BowmanCore"]),
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanCBORTests", dependencies: ["BowmanTestSupport", "BowmanCBOR"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
