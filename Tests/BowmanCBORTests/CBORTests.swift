@@ -67,8 +67,7 @@ func json(_ v: CBOR) -> String {
         let expected = try python("""
         import sys, json, cbor2
         for line in sys.stdin:
-            v = cbor2.loads(bytes.fromhex(line.strip()))
-            try: print(json.dumps(v, ensure_ascii=False, separators=(',', ':')))
+            try: print(json.dumps(cbor2.loads(bytes.fromhex(line.strip())), ensure_ascii=False, separators=(',', ':')))
             except Exception: print("-")
         """, input: Self.vectors.map(\.hex).joined(separator: "\n") + "\n").split(separator: "\n", omittingEmptySubsequences: false)
         // One line per vector, or the comparison below would check nothing (needs python3 with cbor2: scripts/setup).
