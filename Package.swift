@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "BowmanPacket", dependencies: ["BowmanCore"], swiftSettings: strict),
         .target(name: "BowmanClassifier", dependencies: ["BowmanCore", "BowmanPacket"], swiftSettings: strict),
         .target(name: "BowmanCBOR", swiftSettings: strict),
+        .target(name: "BowmanControl", dependencies: ["BowmanCore", "BowmanCBOR"], swiftSettings: strict),
 
         // MARK: kernel-facing modules
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
@@ -66,6 +67,7 @@ let package = Package(
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanCBORTests", dependencies: ["BowmanTestSupport", "BowmanCBOR"]),
+        .testTarget(name: "BowmanControlTests", dependencies: ["BowmanTestSupport", "BowmanControl", "BowmanCBOR", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
