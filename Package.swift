@@ -54,7 +54,7 @@ let package = Package(
                 swiftSettings: strict),
 
         // MARK: the node and the command line
-        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier"],
+        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier", "BowmanControl"],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
