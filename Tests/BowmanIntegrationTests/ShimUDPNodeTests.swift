@@ -74,6 +74,50 @@ struct ShimUDPNodeTests {
         #expect(seen.contains { if case .flowFailed(_, let r) = $0 { r.contains("after 3 tries") } else { false } })
     }
 
+    /// The first destination does not answer (no host has it): under the
+    /// second shim the allocation succeeds on the next pair; with policy
+    /// "off" only the first is tried and the allocation fails.
+    @Test(arguments: [SecondShim.Policy.allPairs, .off])
+    func secondShimFindsAWorkingPair(_ policy: SecondShim.Policy) throws {
+        let lab = VethLab(prefix: "bm2", tag: "\(policy == .off ? 0 : 1)\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let stop = StopFlag(), ready = DispatchSemaphore(value: 0)
+        let right = lab.right
+        let server = try PinnedThread(name: "shim-server", core: nil) {
+            do {
+                try NetworkNamespace.enter(right)
+                let node = try ShimUDPNode(address: IPAddress("198.18.0.2")!)
+                node.register("echo-app")
+                ready.signal()
+                while !stop.isSet {
+                    for a in try node.poll(milliseconds: 20) { if case .flowRequest(let f, _, _) = a { _ = try node.accept(f) } }
+                }
+            } catch { ready.signal() }
+        }
+        defer { stop.set(); server.join() }
+        _ = ready.wait(timeout: .now() + 5)
+        let outcome = try inNamespace(lab.left) { () -> (String?, [SecondShim.Pair]) in
+            var cfg = ShimUDP.Configuration()
+            cfg.echoTimeout = 200
+            cfg.retries = 1
+            do {
+                let r = try SecondShimAllocator.allocate(application: "echo-app", destinations: [IPAddress("198.18.0.99")!, IPAddress("198.18.0.2")!],
+                                                         sources: [IPAddress("198.18.0.1")!], policy: policy, perAttempt: cfg)
+                return ("\(r.pair)", r.attempted)
+            } catch let e as SecondShimAllocator.Failure {
+                return (nil, e.attempted)
+            }
+        }
+        if policy == .allPairs {
+            #expect(outcome.0 == "198.18.0.1 -> 198.18.0.2")
+            #expect(outcome.1.map(\.destination) == [IPAddress("198.18.0.99")!, IPAddress("198.18.0.2")!])
+        } else {
+            #expect(outcome.0 == nil)
+            #expect(outcome.1.map(\.destination) == [IPAddress("198.18.0.99")!])
+        }
+    }
+
     /// Only lookups that never leave the machine: /etc/hosts and literals.
     @Test func resolverUsesHostsAndLiterals() throws {
         #expect(try ShimUDPNode.resolve("localhost", family: .v4(IPv4Address(0, 0, 0, 0))) == IPAddress("127.0.0.1"))

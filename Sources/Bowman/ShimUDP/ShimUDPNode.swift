@@ -16,16 +16,23 @@ public final class ShimUDPNode {
         public var description: String
     }
 
-    /// Binds the listen socket (UDP 3359) on `address`.
-    public init(address: IPAddress, configuration: ShimUDP.Configuration = .init()) throws {
+    /// Binds the listen socket (UDP 3359) on `address`; a `clientOnly`
+    /// node only allocates flows (no listen socket: several can share an address).
+    public init(address: IPAddress, configuration: ShimUDP.Configuration = .init(), clientOnly: Bool = false) throws {
         self.address = address
         machine = ShimUDP(address: address, configuration: configuration)
-        _ = try perform(machine.start())
+        if !clientOnly { _ = try perform(machine.start()) }
+    }
+
+    /// Allocates to an already resolved address.
+    public func allocate(to application: String, address server: IPAddress) throws -> (ShimUDP.FlowID, [ShimUDP.Action]) {
+        let (f, actions) = machine.allocate(to: application, at: server, now: Self.now())
+        return (f, try perform(actions))
     }
 
     deinit { for fd in sockets.values { close(fd) } }
 
-    static func now() -> UInt64 {
+    public static func now() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
