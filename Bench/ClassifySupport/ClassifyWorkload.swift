@@ -12,6 +12,8 @@ public struct ClassifyWorkload {
     public let flat: FlatClassifier
     public let compileSeconds: Double
     public let frames: [[UInt8]]
+    /// The 5-tuples behind `frames` (for a ClassBench-format trace).
+    public let entries: [ClassBench.TraceEntry]
     /// The same frames in one buffer (offset, length), so the benchmark loop
     /// itself retains nothing.
     let storage: UnsafeMutableRawBufferPointer
@@ -28,6 +30,7 @@ public struct ClassifyWorkload {
         var state: UInt64 = 0x9E3779B97F4A7C15
         func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
         var out: [[UInt8]] = []
+        var tuples: [ClassBench.TraceEntry] = []
         for _ in 0..<headers {
             let r = rules[Int(next() % UInt64(rules.count))]
             func inside(_ p: IPPrefix) -> IPv4Address {
@@ -39,8 +42,10 @@ public struct ClassifyWorkload {
             let e = ClassBench.TraceEntry(source: inside(r.source), destination: inside(r.destination), sourcePort: port(r.sourcePorts),
                                           destinationPort: port(r.destinationPorts), proto: r.protoMask == 0 ? 6 : r.proto)
             out.append(e.frame())
+            tuples.append(e)
         }
         frames = out
+        entries = tuples
         let total = out.reduce(0) { $0 + $1.count }
         storage = .allocate(byteCount: total, alignment: 64)
         spans = .allocate(capacity: out.count)

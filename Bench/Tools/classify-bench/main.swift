@@ -4,7 +4,12 @@ import Foundation
 
 // Compile time, table memory and single-core lookup rate of the flat
 // classifier on ClassBench sets (acl1, fw1, ipc1 at 1k and 10k rules).
-let sets = CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["acl1_1k", "fw1_1k", "ipc1_1k", "acl1_10k", "fw1_10k", "ipc1_10k"]
+// classify-bench [--dump DIR] [SET ...]: with --dump, also writes DIR/SET.trace
+// (ClassBench trace format) and DIR/SET.expected (Bowman's rule numbers).
+var args = Array(CommandLine.arguments.dropFirst())
+var dump: String?
+if args.first == "--dump", args.count > 1 { dump = args[1]; args.removeFirst(2) }
+let sets = args.isEmpty ? ["acl1_1k", "fw1_1k", "ipc1_1k", "acl1_10k", "fw1_10k", "ipc1_10k"] : args
 print("| set | rules | dimensions | bitsets | compile | tables | ns/lookup | M lookups/s |")
 print("|---|---|---|---|---|---|---|---|")
 for name in sets {
@@ -13,6 +18,12 @@ for name in sets {
     for f in w.frames.prefix(200) {
         let (a, b) = f.withUnsafeBytes { (w.classifier.match($0), w.flat.match($0)) }
         precondition(a == b, "\(name): flat \(b) != reference \(a)")
+    }
+    if let dir = dump {
+        let trace = w.entries.map { "\($0.source.rawValue) \($0.destination.rawValue) \($0.sourcePort) \($0.destinationPort) \($0.proto)" }
+        let expected = w.frames.map { f in String(f.withUnsafeBytes { w.flat.match($0) }) }
+        try (trace.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(name).trace", atomically: true, encoding: .utf8)
+        try (expected.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(name).expected", atomically: true, encoding: .utf8)
     }
     var sink = 0
     _ = w.classifyAll()
