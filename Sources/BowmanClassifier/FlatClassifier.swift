@@ -47,6 +47,10 @@ public struct FlatClassifier: Sendable {
         public let bitsets: UnsafeBufferPointer<UInt64>
         public let bitsetFirst: UnsafeBufferPointer<Int32>
         public let bitsetEnd: UnsafeBufferPointer<Int32>
+        /// Aggregated bit vectors: per bitset, one bit per 64-bit word of it,
+        /// set when the word is not zero (`summaryWords` UInt64 per bitset).
+        public let summaries: UnsafeBufferPointer<UInt64>
+        public let summaryWords: Int
     }
 
     /// Owns the memory the view points into.
@@ -193,6 +197,11 @@ public struct FlatClassifier: Sendable {
                 lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
             }
         }
+        let sw = (w + 63) / 64
+        var summaries = [UInt64](repeating: 0, count: max(1, sets.count / w) * sw)
+        for b in 0..<(sets.count / w) {
+            for k in 0..<w where sets[b * w + k] != 0 { summaries[b * sw + k / 64] |= 1 << UInt64(k % 64) }
+        }
         let st = Storage()
         storage = st
         view = View(words: w, demux: st.own(demux), positionParent: st.own(positionParent),
@@ -202,7 +211,8 @@ public struct FlatClassifier: Sendable {
                     residualLength: st.own(rLen), residualTest: st.own(rTest),
                     dimPosition: st.own(dPos), dimOffset: st.own(dOff), dimLength: st.own(dLen), dimStart: st.own(dStart),
                     dimCount: st.own(dCount), dimAbsent: st.own(dAbsent), bounds: st.own(allBounds), intervalSet: st.own(allSets),
-                    bitsets: st.own(sets), bitsetFirst: st.own(bitsetFirst), bitsetEnd: st.own(bitsetEnd))
+                    bitsets: st.own(sets), bitsetFirst: st.own(bitsetFirst), bitsetEnd: st.own(bitsetEnd),
+                    summaries: st.own(summaries), summaryWords: sw)
     }
 
     /// [lo, hi] of a predicate when it is an interval: a range, or an
@@ -235,10 +245,10 @@ extension FlatClassifier.View {
     @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
         let positions = positionParent.count
+        let dims = dimPosition.count
         if demux.isEmpty { return -1 }
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * positions + words) { tmp -> Int in
-            let base = tmp.baseAddress.unsafelyUnwrapped, end = base + positions
-            let acc = UnsafeMutableRawPointer(end + positions).bindMemory(to: UInt64.self, capacity: words)
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * positions + dims) { tmp -> Int in
+            let base = tmp.baseAddress.unsafelyUnwrapped, end = base + positions, chosen = end + positions
             // Start and end offset of every header position (-1: not walkable).
             for k in 0..<positions {
                 let par = Int(positionParent[k])
@@ -246,9 +256,8 @@ extension FlatClassifier.View {
                 base[k] = start
                 end[k] = start < 0 ? -1 : headerEnd(k, p, start)
             }
-            var lo = 0, hi = words
-            var first = true
-            for d in 0..<dimPosition.count {
+            // Per dimension, the bitset of the interval the packet's value falls in.
+            for d in 0..<dims {
                 let b = base[Int(dimPosition[d])]
                 let at = b + Int(dimOffset[d]), len = Int(dimLength[d])
                 var set = dimAbsent[d]
@@ -261,25 +270,28 @@ extension FlatClassifier.View {
                     }
                     set = intervalSet[bl]
                 }
-                lo = max(lo, Int(bitsetFirst[Int(set)]))
-                hi = min(hi, Int(bitsetEnd[Int(set)]))
-                if lo >= hi { return -1 }
-                let s = Int(set) * words
-                if first {
-                    for k in lo..<hi { acc[k] = bitsets[s + k] }
-                    first = false
-                } else {
-                    for k in lo..<hi { acc[k] &= bitsets[s + k] }
-                }
+                chosen[d] = Int(set)
             }
-            if first { for k in lo..<hi { acc[k] = .max } }   // no dimensions: every rule is a candidate
-            for k in lo..<hi {
-                var word = acc[k]
-                while word != 0 {
-                    let r = k * 64 + word.trailingZeroBitCount
-                    word &= word - 1
-                    if r >= demux.count { break }
-                    if verify(r, p, base, end) { return demux[r] }
+            // Aggregated bit vectors: only words nonzero in every dimension's
+            // bitset are ANDed, word by word across dimensions, in priority
+            // order; the first rule that verifies is the answer.
+            for sw in 0..<summaryWords {
+                var m = UInt64.max
+                for d in 0..<dims { m &= summaries[chosen[d] * summaryWords + sw] }
+                while m != 0 {
+                    let k = sw * 64 + m.trailingZeroBitCount
+                    m &= m - 1
+                    var word = UInt64.max
+                    for d in 0..<dims {
+                        word &= bitsets[chosen[d] * words + k]
+                        if word == 0 { break }
+                    }
+                    while word != 0 {
+                        let r = k * 64 + word.trailingZeroBitCount
+                        word &= word - 1
+                        if r >= demux.count { break }
+                        if verify(r, p, base, end) { return demux[r] }
+                    }
                 }
             }
             return -1
