@@ -9,6 +9,15 @@ import Foundation
 public enum Classify {
     public enum Format: String, Sendable { case odyssey, classbench }
 
+    /// The rule format and match policy from their option texts; the policy
+    /// defaults by format (first-match for ClassBench, Odyssey's rule otherwise).
+    public static func options(format: String, policy: String?) throws -> (Format, MatchPolicy) {
+        guard let f = Format(rawValue: format) else { throw Failure("format must be odyssey or classbench, not '\(format)'") }
+        guard let text = policy else { return (f, f == .classbench ? .firstMatch : .mostPredicates) }
+        guard let p = MatchPolicy(rawValue: text) else { throw Failure("policy must be most-predicates or first-match, not '\(text)'") }
+        return (f, p)
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
         public init(_ d: String) { description = d }

@@ -16,14 +16,8 @@ struct ClassifyCommand: ParsableCommand {
     @Flag(help: "Print a summary line at the end.") var summary = false
 
     func run() throws {
-        guard let f = Classify.Format(rawValue: format) else { throw ValidationError("--format must be odyssey or classbench") }
-        let p: MatchPolicy
-        if let s = policy {
-            guard let m = MatchPolicy(rawValue: s) else { throw ValidationError("--policy must be most-predicates or first-match") }
-            p = m
-        } else {
-            p = f == .classbench ? .firstMatch : .mostPredicates
-        }
+        let (f, p): (Classify.Format, MatchPolicy)
+        do { (f, p) = try Classify.options(format: format, policy: policy) } catch { throw ValidationError("\(error)") }
         guard (pcap == nil) != (trace == nil) else { throw ValidationError("give exactly one of --pcap FILE and --trace FILE") }
         do {
             let c = try Classify.load(rules: rules, format: f, policy: p)

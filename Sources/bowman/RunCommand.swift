@@ -99,14 +99,8 @@ struct RunCommand: ParsableCommand {
         o.fanoutGroup = fanout
 
         if let r = rules {
-            guard let f = Classify.Format(rawValue: rulesFormat) else { throw ValidationError("--rules-format must be odyssey or classbench") }
-            let p: MatchPolicy
-            if let s = policy {
-                guard let m = MatchPolicy(rawValue: s) else { throw ValidationError("--policy must be most-predicates or first-match") }
-                p = m
-            } else {
-                p = f == .classbench ? .firstMatch : .mostPredicates
-            }
+            let (f, p): (Classify.Format, MatchPolicy)
+            do { (f, p) = try Classify.options(format: rulesFormat, policy: policy) } catch { throw ValidationError("\(error)") }
             o.rules = (r, f, p)
             o.dropUnmatched = dropUnmatched
             o.reload = signalReload
