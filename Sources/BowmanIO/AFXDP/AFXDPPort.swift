@@ -187,7 +187,9 @@ public struct AFXDPPort: ~Copyable {
     /// sendto, a few dozen frames per call, so a full ring with no kick
     /// would never empty.
     @inlinable public mutating func reclaimCompletions(pool: inout FramePool) {
-        if txInFlight > 0 && (!needWakeup || tx.needsWakeup) { wakeTx() }
+        // Kick only while descriptors wait unconsumed (not merely uncompleted):
+        // a sendto with nothing left to take is a wasted syscall.
+        if txInFlight > 0 && tx.hasUnconsumed && (!needWakeup || tx.needsWakeup) { wakeTx() }
         let (n, first) = comp.peek(upTo: 512)
         if n == 0 { return }
         txInFlight &-= n

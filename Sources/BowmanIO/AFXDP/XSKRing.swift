@@ -87,6 +87,9 @@ public struct XSKProducerRing {
 
     /// Entries published and not yet consumed by the kernel.
     public var outstanding: UInt32 { cbowman_load_relaxed_u32(memory.producer) &- cbowman_load_acquire_u32(memory.consumer) }
+
+    /// Whether the kernel has not yet taken everything we published.
+    @inlinable public var hasUnconsumed: Bool { cbowman_load_acquire_u32(memory.consumer) != cachedProducer }
 }
 
 /// The user-space consumer side of an AF_XDP ring (rx, completion).
