@@ -57,6 +57,21 @@ public final class VethLab: @unchecked Sendable {
         return String(text[r.upperBound...].prefix(17))
     }
 
+    /// Waits until both ends have a usable (no longer tentative) IPv6
+    /// link-local address, as GRASP needs; false after `seconds`.
+    public func waitForLinkLocal(seconds: Double = 5) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            let ready = [(left, leftInterface), (right, rightInterface)].allSatisfy { ns, ifc in
+                guard let t = try? Shell.run(["ip", "-n", ns, "-6", "-o", "addr", "show", "dev", ifc, "scope", "link"]) else { return false }
+                return t.contains("fe80") && !t.contains("tentative")
+            }
+            if ready { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
     /// Deletes both namespaces (which deletes the veth pair). Idempotent.
     public func tearDown() {
         guard up else { return }

@@ -110,3 +110,18 @@ public struct GRASPError: Error, Equatable, Sendable, CustomStringConvertible {
     public init(_ m: String) { message = m }
     public var description: String { "GRASP: \(message)" }
 }
+
+extension GRASPLocator: CustomStringConvertible {
+    /// `[fe80::1]:7017/tcp`, `198.18.0.1:3359/udp`, `host.example:80/tcp`, a URI as is.
+    public var description: String {
+        func proto(_ t: UInt8?) -> String {
+            switch t { case 6: "tcp"; case 17: "udp"; case nil: "-"; case let t?: "proto\(t)" }
+        }
+        switch self {
+        case .ipv6(let a, let t, let p): return "[\(a)]:\(p)/\(proto(t))"
+        case .ipv4(let a, let t, let p): return "\(a):\(p)/\(proto(t))"
+        case .fqdn(let h, let t, let p): return "\(h):\(p)/\(proto(t))"
+        case .uri(let u, _, _): return u
+        }
+    }
+}

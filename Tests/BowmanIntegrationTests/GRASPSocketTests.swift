@@ -1,0 +1,91 @@
+import Bowman
+import BowmanCBOR
+import BowmanControl
+import BowmanCore
+import BowmanPipeline
+import BowmanSystem
+import BowmanTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Two nodes on a veth link in two namespaces speak GRASP over real
+/// sockets (link-local multicast to ff02::13 port 7017, TCP unicast): one
+/// offers Bowman's ALM objective, the other discovers it and synchronises
+/// its value; a decline, a flood, and garbage sent to port 7017 too.
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces"))
+struct GRASPSocketTests {
+    @Test func discoverAndSynchroniseAcrossAVethLink() throws {
+        let lab = VethLab(prefix: "bmg", tag: "\(getpid() % 100_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        try #require(lab.waitForLinkLocal(), "link-local addresses stayed tentative")
+        let stop = StopFlag(), ready = DispatchSemaphore(value: 0)
+        let right = lab.right, rightIf = lab.rightInterface
+        let value = CBOR.array([.text("fd00:18::2"), .unsigned(3359)])
+        final class Box: @unchecked Sendable { var flooded: [GRASPNode.Action] = []; var dropped = 0; var error: String? }
+        let box = Box()
+        let server = try PinnedThread(name: "grasp-offer", core: nil) {
+            do {
+                try NetworkNamespace.enter(right)
+                let node = try GRASPSocketNode(interfaces: [rightIf])
+                node.offer(GRASPObjective(name: "Bowman.ALM", flags: [.discovery, .synchronization], loopCount: 1, value: value),
+                           at: node.listenerLocator)
+                ready.signal()
+                while !stop.isSet {
+                    for a in node.poll(milliseconds: 20) { if case .flooded = a { box.flooded.append(a) } }
+                }
+                box.dropped = node.engine.droppedMessages
+            } catch {
+                box.error = "\(error)"
+                ready.signal()
+            }
+        }
+        defer { stop.set(); server.join() }
+        _ = ready.wait(timeout: .now() + 10)
+        try #require(box.error == nil, "\(box.error ?? "")")
+        let leftIf = lab.leftInterface
+        let outcome = try inNamespace(lab.left) { () -> [String] in
+            let node = try GRASPSocketNode(interfaces: [leftIf])
+            func wait(_ first: [GRASPNode.Action], _ ms: UInt64 = 4_000) -> GRASPNode.Action? {
+                if let a = first.first { return a }
+                let end = GRASPSocketNode.now() + ms
+                while GRASPSocketNode.now() < end { if let a = node.poll(milliseconds: 20).first { return a } }
+                return nil
+            }
+            var log: [String] = []
+            // Garbage to the GRASP port first: the offering node must shrug it off.
+            let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6); sa.sin6_port = GRASP.port.bigEndian; sa.sin6_scope_id = if_nametoindex(leftIf)
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { GRASP.allGraspNeighbors.store(to: $0, at: 0) }
+            for junk in [[0xFF, 0x00], [0x84, 0x01], Array(repeating: UInt8(0x81), count: 300)] as [[UInt8]] {
+                _ = junk.withUnsafeBytes { b in withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } }
+            }
+            close(fd)
+            guard case .discovered(_, let ls)? = wait(node.discover("Bowman.ALM")),
+                  case .ipv6(let a, let t, let p)? = ls.first else { return ["no discovery"] }
+            log.append("discovered [\(a)]:\(p) proto \(t)")
+            switch wait(node.synchronize("Bowman.ALM", with: .v6(a))) {
+            case .synchronized(_, let v)?: log.append("value \(v)")
+            case let other: log.append("sync: \(String(describing: other))")
+            }
+            switch wait(node.synchronize("Not.Offered", with: .v6(a))) {
+            case .synchronizationFailed(_, let why)?: log.append("declined: \(why)")
+            case let other: log.append("sync2: \(String(describing: other))")
+            }
+            _ = node.flood(GRASPObjective(name: "Bowman.Prefix", flags: .synchronization, loopCount: 1, value: .text("fd00:1::/64")), locator: nil)
+            return log
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        stop.set()
+        server.join()
+        #expect(outcome.count == 3, "\(outcome)")
+        #expect(outcome.first?.hasPrefix("discovered [fe80:") == true && outcome.first?.hasSuffix(":7017 proto 6") == true, "\(outcome)")
+        #expect(outcome.dropFirst().first == "value \(value)", "\(outcome)")
+        #expect(outcome.last?.contains("declined") == true && outcome.last?.contains("Not.Offered") == true, "\(outcome)")
+        #expect(box.flooded.count == 1, "\(box.flooded)")
+        #expect(box.dropped >= 3, "garbage was not counted: \(box.dropped)")
+    }
+}
