@@ -28,6 +28,8 @@ public struct CBORDecoder {
     /// Decodes the next item; `position` moves past it (for streams of items).
     public mutating func next() throws(CBORError) -> CBOR { try decodeItem(depth: 0) }
     public var isAtEnd: Bool { position >= bytes.count }
+    /// Bytes consumed so far.
+    public var offset: Int { position }
 
     mutating func byte() throws(CBORError) -> UInt8 {
         guard position < bytes.count else { throw CBORError(.truncated, at: position) }

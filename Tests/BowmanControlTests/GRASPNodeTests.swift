@@ -216,4 +216,72 @@ struct GRASPLab {
         #expect(to == lab.nodes[1].address)
         #expect(why?.contains("negotiation") == true)
     }
+
+    static func negotiating(_ lab: inout GRASPLab, value: CBOR, loops: UInt8) -> UInt32? {
+        lab.nodes[0].offer(GRASPObjective(name: "Bowman.Bandwidth", flags: [.discovery, .negotiation], loopCount: 1), at: nil)
+        let o = GRASPObjective(name: "Bowman.Bandwidth", flags: .negotiation, loopCount: loops, value: value)
+        let (s, a) = lab.nodes[1].negotiate(o, with: lab.nodes[0].address, now: lab.now)
+        lab.apply(1, a)
+        return s
+    }
+
+    @Test func negotiationCounterOfferThenAcceptAgreesOnBothSides() throws {
+        var lab = GRASPLab(2, links: [((0, 0), (1, 0))])
+        let s = try #require(Self.negotiating(&lab, value: .unsigned(100), loops: 4))
+        guard case .negotiationRequest(s, let o, let from)? = lab.take().first?.action else { Issue.record("no request"); return }
+        #expect(o.value == .unsigned(100) && from == lab.nodes[1].address)
+        lab.apply(0, lab.nodes[0].negotiate(session: s, .counter(.unsigned(50)), now: 1))
+        let step = lab.take()
+        guard case .negotiationStep(s, let c)? = step.first?.action, step.first?.node == 1 else { Issue.record("\(step)"); return }
+        #expect(c.value == .unsigned(50) && c.loopCount == 3)
+        lab.apply(1, lab.nodes[1].negotiate(session: s, .accept, now: 2))
+        let ends = lab.take().map { ($0.node, $0.action) }
+        #expect(ends.count == 2)
+        for (_, a) in ends {
+            #expect(a == .negotiationEnded(session: s, objective: "Bowman.Bandwidth", accepted: true, value: .unsigned(50), reason: nil))
+        }
+        #expect(lab.nodes[0].openNegotiations == 0 && lab.nodes[1].openNegotiations == 0)
+        #expect(lab.wire.map(\.1.type) == [.requestNegotiation, .negotiate, .end])
+        // Answers out of turn, or for a closed session, do nothing.
+        #expect(lab.nodes[1].negotiate(session: s, .accept, now: 3).isEmpty)
+    }
+
+    @Test func negotiationDeclineLoopCountAndTimeouts() throws {
+        // Declined with a reason.
+        var lab = GRASPLab(2, links: [((0, 0), (1, 0))])
+        let s = try #require(Self.negotiating(&lab, value: .unsigned(100), loops: 2))
+        _ = lab.take()
+        lab.apply(0, lab.nodes[0].negotiate(session: s, .decline("too much"), now: 1))
+        let r = lab.take().first { $0.node == 1 }?.action
+        guard case .negotiationEnded(s, _, false, nil, let why?)? = r else { Issue.record("\(String(describing: r))"); return }
+        #expect(why.contains("too much"))
+        // Loop count 2: one counter-offer, then the next counter fails the negotiation.
+        var lab2 = GRASPLab(2, links: [((0, 0), (1, 0))])
+        let s2 = try #require(Self.negotiating(&lab2, value: .unsigned(100), loops: 2))
+        _ = lab2.take()
+        lab2.apply(0, lab2.nodes[0].negotiate(session: s2, .counter(.unsigned(60)), now: 1))
+        _ = lab2.take()
+        lab2.apply(1, lab2.nodes[1].negotiate(session: s2, .counter(.unsigned(80)), now: 2))
+        let ends = lab2.take()
+        #expect(ends.count == 2)
+        #expect(ends.allSatisfy { if case .negotiationEnded(_, _, false, _, let w?) = $0.action { w.contains("loop count") } else { false } })
+        // No answer: both sides give up at the timeout; M_WAIT extends the initiator's.
+        var lab3 = GRASPLab(2, links: [((0, 0), (1, 0))])
+        let s3 = try #require(Self.negotiating(&lab3, value: .unsigned(1), loops: 3))
+        _ = lab3.take()
+        lab3.apply(0, lab3.nodes[0].negotiate(session: s3, .wait(5_000), now: 0))
+        lab3.advance(to: 10_000)
+        #expect(lab3.take().isEmpty, "M_WAIT extended both deadlines")
+        lab3.advance(to: 15_000)
+        let gone = lab3.take()
+        #expect(gone.count == 2)
+        #expect(gone.allSatisfy { if case .negotiationEnded(s3, _, false, _, let w?) = $0.action { w.contains("no answer") } else { false } })
+        // Not offered for negotiation: declined at once.
+        var lab4 = GRASPLab(2, links: [((0, 0), (1, 0))])
+        let (s4, a4) = lab4.nodes[1].negotiate(GRASPObjective(name: "Other", flags: .negotiation, loopCount: 3, value: .null),
+                                                with: lab4.nodes[0].address, now: 0)
+        lab4.apply(1, a4)
+        guard case .negotiationEnded(s4, "Other", false, nil, let w?)? = lab4.take().first?.action else { Issue.record("no decline"); return }
+        #expect(w.contains("not offered for negotiation"))
+    }
 }

@@ -23,7 +23,14 @@ struct GRASPSocketTests {
         let stop = StopFlag(), ready = DispatchSemaphore(value: 0)
         let right = lab.right, rightIf = lab.rightInterface
         let value = CBOR.array([.text("fd00:18::2"), .unsigned(3359)])
-        final class Box: @unchecked Sendable { var flooded: [GRASPNode.Action] = []; var dropped = 0; var error: String? }
+        final class Box: @unchecked Sendable {
+            var flooded: [GRASPNode.Action] = [], ended: [GRASPNode.Action] = []
+            var dropped = 0
+            var error: String?
+            var endedSession: UInt32 {
+                if case .negotiationEnded(let s, _, _, _, _)? = ended.first { s } else { 0 }
+            }
+        }
         let box = Box()
         let server = try PinnedThread(name: "grasp-offer", core: nil) {
             do {
@@ -31,9 +38,19 @@ struct GRASPSocketTests {
                 let node = try GRASPSocketNode(interfaces: [rightIf])
                 node.offer(GRASPObjective(name: "Bowman.ALM", flags: [.discovery, .synchronization], loopCount: 1, value: value),
                            at: node.listenerLocator)
+                node.offer(GRASPObjective(name: "Bowman.Bandwidth", flags: [.discovery, .negotiation], loopCount: 1), at: node.listenerLocator)
                 ready.signal()
                 while !stop.isSet {
-                    for a in node.poll(milliseconds: 20) { if case .flooded = a { box.flooded.append(a) } }
+                    for a in node.poll(milliseconds: 20) {
+                        switch a {
+                        case .flooded: box.flooded.append(a)
+                        case .negotiationRequest(let s, let o, _):
+                            // Counter with half of what was asked.
+                            if case .unsigned(let v)? = o.value { _ = node.negotiate(session: s, .counter(.unsigned(v / 2))) }
+                        case .negotiationEnded: box.ended.append(a)
+                        default: break
+                        }
+                    }
                 }
                 box.dropped = node.engine.droppedMessages
             } catch {
@@ -75,16 +92,29 @@ struct GRASPSocketTests {
             case .synchronizationFailed(_, let why)?: log.append("declined: \(why)")
             case let other: log.append("sync2: \(String(describing: other))")
             }
+            // Negotiation over one TCP connection: ask 100, get a counter of 50, accept.
+            let (ns, first) = node.negotiate(GRASPObjective(name: "Bowman.Bandwidth", flags: .negotiation, loopCount: 4, value: .unsigned(100)),
+                                             with: .v6(a))
+            if let ns, case .negotiationStep(ns, let o)? = wait(first) {
+                log.append("counter \(o.value.map { "\($0)" } ?? "none") loop \(o.loopCount)")
+                for r in node.negotiate(session: ns, .accept) {
+                    if case .negotiationEnded(_, _, let ok, let v, _) = r { log.append("ended \(ok) \(v.map { "\($0)" } ?? "none")") }
+                }
+            } else { log.append("no counter-offer") }
             _ = node.flood(GRASPObjective(name: "Bowman.Prefix", flags: .synchronization, loopCount: 1, value: .text("fd00:1::/64")), locator: nil)
             return log
         }
         Thread.sleep(forTimeInterval: 0.3)
         stop.set()
         server.join()
-        #expect(outcome.count == 3, "\(outcome)")
+        #expect(outcome.count == 5, "\(outcome)")
+        #expect(outcome.dropFirst(3).first == "counter 50 loop 3", "\(outcome)")
+        #expect(outcome.dropFirst(4).first == "ended true 50", "\(outcome)")
+        #expect(box.ended == [.negotiationEnded(session: box.endedSession, objective: "Bowman.Bandwidth", accepted: true, value: .unsigned(50), reason: nil)],
+                "\(box.ended)")
         #expect(outcome.first?.hasPrefix("discovered [fe80:") == true && outcome.first?.hasSuffix(":7017 proto 6") == true, "\(outcome)")
         #expect(outcome.dropFirst().first == "value \(value)", "\(outcome)")
-        #expect(outcome.last?.contains("declined") == true && outcome.last?.contains("Not.Offered") == true, "\(outcome)")
+        #expect(outcome.dropFirst(2).first?.contains("declined") == true && outcome.dropFirst(2).first?.contains("Not.Offered") == true, "\(outcome)")
         #expect(box.flooded.count == 1, "\(box.flooded)")
         #expect(box.dropped >= 3, "garbage was not counted: \(box.dropped)")
     }

@@ -36,6 +36,7 @@ public final class GRASPSocketNode {
     struct Connection { var peer: IPAddress; var buffer: [UInt8]; var deadline: UInt64 }
     var connections: [Int32: Connection] = [:]
     var scopes: [IPv6Address: UInt32] = [:]   // link-local peer -> interface index
+    var sessionConnections: [UInt32: Int32] = [:]   // open negotiation/synchronisation session -> its TCP connection
     /// Messages written, by type name, and TCP connections that failed.
     public private(set) var sent: [String: Int] = [:]
     public private(set) var connectFailures = 0
@@ -145,6 +146,15 @@ public final class GRASPSocketNode {
     public func synchronize(_ name: String, with peer: IPAddress) -> [GRASPNode.Action] {
         perform(engine.synchronize(name, with: peer, now: Self.now()), replyOn: nil)
     }
+    /// Opens a negotiation with `peer` (its GRASP port); see `GRASPNode.negotiate`.
+    public func negotiate(_ objective: GRASPObjective, with peer: IPAddress) -> (UInt32?, [GRASPNode.Action]) {
+        let (s, a) = engine.negotiate(objective, with: peer, now: Self.now())
+        return (s, perform(a, replyOn: nil))
+    }
+    /// The local answer in an open negotiation.
+    public func negotiate(session: UInt32, _ answer: GRASPNode.NegotiationAnswer) -> [GRASPNode.Action] {
+        perform(engine.negotiate(session: session, answer, now: Self.now()), replyOn: nil)
+    }
     public func flood(_ objective: GRASPObjective, locator: GRASPLocator?) -> [GRASPNode.Action] {
         perform(engine.flood(objective, locator: locator, now: Self.now()), replyOn: nil)
     }
@@ -197,30 +207,52 @@ public final class GRASPSocketNode {
             guard var c = connections[fd] else { continue }
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 { c.buffer += buf[0..<n] }
-            if let m = try? GRASPMessage(decoding: c.buffer) {
-                connections[fd] = nil
-                out += perform(engine.handle(.message(bytes: m.encoded, from: c.peer, interface: 0), now: Self.now()), replyOn: (fd, c.peer))
-                close(fd)
-            } else if n <= 0 || c.buffer.count > 65536 {
-                // EOF or garbage: let the engine see (and count) what came, then close.
-                connections[fd] = nil
-                close(fd)
-                if !c.buffer.isEmpty { out += perform(engine.handle(.message(bytes: c.buffer, from: c.peer, interface: 0), now: Self.now()), replyOn: nil) }
-            } else {
-                connections[fd] = c
+            // A TCP stream carries one CBOR item per message, back to back.
+            var items: [[UInt8]] = []
+            var garbage = false
+            while !c.buffer.isEmpty {
+                var d = CBORDecoder(c.buffer)
+                do {
+                    _ = try d.next()
+                    items.append(Array(c.buffer[0..<d.offset]))
+                    c.buffer.removeFirst(d.offset)
+                } catch {
+                    if error.reason != .truncated { garbage = true }
+                    break
+                }
             }
+            if garbage || c.buffer.count > 65536 { items.append(c.buffer); c.buffer = [] }
+            c.deadline = Self.now() + engine.configuration.negotiationTimeout + 5_000
+            connections[fd] = c
+            for item in items {
+                if let m = try? GRASPMessage(decoding: item), let s = m.session,
+                   m.type == .requestNegotiation || m.type == .requestSynchronization {
+                    sessionConnections[s] = fd
+                }
+                out += perform(engine.handle(.message(bytes: item, from: c.peer, interface: 0), now: Self.now()), replyOn: (fd, c.peer))
+                // The peer ended the session (M_END, M_SYNCH): this connection is done.
+                if let m = try? GRASPMessage(decoding: item), m.type == .end || m.type == .synch { closeConnection(fd) }
+            }
+            if garbage || n <= 0 { closeConnection(fd) }
         }
         let now = Self.now()
-        for (fd, c) in connections where c.deadline <= now { close(fd); connections[fd] = nil }
+        for (fd, c) in connections where c.deadline <= now { closeConnection(fd) }
         out += perform(engine.handle(.tick, now: now), replyOn: nil)
         return out
     }
 
     // MARK: Actions
 
+    func closeConnection(_ fd: Int32) {
+        guard connections.removeValue(forKey: fd) != nil else { return }
+        close(fd)
+        sessionConnections = sessionConnections.filter { $0.value != fd }
+    }
+
     func perform(_ actions: [GRASPNode.Action], replyOn conn: (Int32, IPAddress)?) -> [GRASPNode.Action] {
         var out: [GRASPNode.Action] = []
         for a in actions {
+            if case .negotiationEnded(let s, _, _, _, _) = a, let fd = sessionConnections[s] { closeConnection(fd) }
             guard case .send(let m, let dest) = a else { out.append(a); continue }
             let bytes = m.encoded
             switch dest {
@@ -237,15 +269,22 @@ public final class GRASPSocketNode {
                     if n == bytes.count { sent[m.type.name, default: 0] += 1 }
                 }
             case .peer(let addr):
-                if let (fd, peer) = conn, peer == addr, m.type == .synch || m.type == .end {
+                // A message of an open session goes on that session's connection;
+                // M_END and M_SYNCH close it.
+                let existing = m.session.flatMap { sessionConnections[$0] }
+                    ?? conn.flatMap { $0.1 == addr && (m.type == .synch || m.type == .end) ? $0.0 : nil }
+                if let fd = existing {
                     if writeAll(fd, bytes) { sent[m.type.name, default: 0] += 1 }
+                    if m.type == .synch || m.type == .end { shutdown(fd, Int32(SHUT_WR)); closeConnection(fd) }
                     continue
                 }
                 guard case .v6(let a) = addr, let fd = connect(to: a) else { connectFailures += 1; continue }
                 guard writeAll(fd, bytes) else { close(fd); connectFailures += 1; continue }
                 sent[m.type.name, default: 0] += 1
-                if m.type == .requestSynchronization {
-                    connections[fd] = Connection(peer: addr, buffer: [], deadline: Self.now() + engine.configuration.synchronizationTimeout)
+                if m.type == .requestSynchronization || m.type == .requestNegotiation {
+                    let t = m.type == .requestSynchronization ? engine.configuration.synchronizationTimeout : engine.configuration.negotiationTimeout
+                    connections[fd] = Connection(peer: addr, buffer: [], deadline: Self.now() + t + 1_000)
+                    if let s = m.session { sessionConnections[s] = fd }
                 } else {
                     shutdown(fd, Int32(SHUT_WR))
                     close(fd)

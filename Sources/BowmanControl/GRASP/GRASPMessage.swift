@@ -102,6 +102,16 @@ public enum GRASPMessage: Equatable, Sendable {
     }
 
     public static func == (a: GRASPMessage, b: GRASPMessage) -> Bool { a.cbor == b.cbor }
+
+    /// The session id (every type but M_NOOP has one).
+    public var session: UInt32? {
+        switch self {
+        case .noop: nil
+        case .discovery(let s, _, _), .response(let s, _, _, _, _), .requestNegotiation(let s, _),
+             .requestSynchronization(let s, _), .negotiate(let s, _), .end(let s, _), .wait(let s, _),
+             .synch(let s, _), .flood(let s, _, _, _), .invalid(let s, _): s
+        }
+    }
 }
 
 /// A refused GRASP message: which message type and field, and why.

@@ -26,8 +26,11 @@ import BowmanCore
 ///   window is dropped (§2.7). Malformed messages, and responses that
 ///   match no session of ours, are dropped and counted, never fatal (§2.8).
 ///
-/// Not yet here: negotiation (M_REQ_NEG/M_NEGOTIATE/M_WAIT), and relaying
-/// discovery across interfaces (§2.5.4.3); both fit this shape.
+/// - **Negotiates** (§2.5.5): M_REQ_NEG, then M_NEGOTIATE counter-offers
+///   each way with the loop count going down, M_WAIT to ask for time, and
+///   M_END with O_ACCEPT or O_DECLINE; the application decides each step.
+///
+/// Not yet here: relaying discovery across interfaces (§2.5.4.3).
 public struct GRASPNode: Sendable {
     public struct Configuration: Sendable {
         /// How long discovery gathers responses (ms).
@@ -42,6 +45,8 @@ public struct GRASPNode: Sendable {
         public var maxCacheEntries = 1024
         public var maxRememberedSessions = 4096
         public var maxOpenSessions = 256
+        /// How long a negotiation step may take before the session is abandoned (ms; M_WAIT extends it).
+        public var negotiationTimeout: UInt64 = 10_000
         /// Seed for session ids (the event loop seeds it from the system's RNG).
         public var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         public init() {}
@@ -71,6 +76,24 @@ public struct GRASPNode: Sendable {
         case synchronizationFailed(objective: String, reason: String)
         /// A flooded objective arrived (first copy only).
         case flooded(objective: GRASPObjective, locator: GRASPLocator?, from: IPAddress)
+        /// Responder: a peer asks to negotiate an objective we offer with
+        /// F_NEG; answer with `negotiate(session:_:now:)`.
+        case negotiationRequest(session: UInt32, objective: GRASPObjective, from: IPAddress)
+        /// Either side: the peer made a (counter-)offer; answer with `negotiate(session:_:now:)`.
+        case negotiationStep(session: UInt32, objective: GRASPObjective)
+        /// The negotiation is over: accepted (with the agreed value), declined
+        /// (with the reason), or timed out.
+        case negotiationEnded(session: UInt32, objective: String, accepted: Bool, value: CBOR?, reason: String?)
+    }
+
+    /// What the local application says to the peer's last offer.
+    public enum NegotiationAnswer: Equatable, Sendable {
+        case accept
+        case decline(String?)
+        /// Counter-offer this value (the loop count goes down by one; at zero the negotiation fails).
+        case counter(CBOR)
+        /// Ask the peer for more time (M_WAIT, ms).
+        case wait(UInt32)
     }
 
     struct Offer: Sendable { var objective: GRASPObjective; var locator: GRASPLocator? }
@@ -81,6 +104,13 @@ public struct GRASPNode: Sendable {
         case synchronization(name: String, deadline: UInt64)
     }
     struct SeenKey: Hashable, Sendable { var session: UInt32; var initiator: IPAddress }
+    struct Negotiation: Sendable {
+        var objective: GRASPObjective   // the last offer, either way
+        var peer: IPAddress
+        var deadline: UInt64
+        var ourTurn: Bool
+    }
+    var negotiations: [UInt32: Negotiation] = [:]
 
     public let address: IPAddress
     public let configuration: Configuration
@@ -135,6 +165,53 @@ public struct GRASPNode: Sendable {
         return [.send(.requestSynchronization(session: s, objective: o), to: .peer(peer))]
     }
 
+    /// Opens a negotiation of `objective` (its value is our first offer,
+    /// its loop count bounds the number of steps) with `peer`.
+    public mutating func negotiate(_ objective: GRASPObjective, with peer: IPAddress, now: UInt64) -> (UInt32?, [Action]) {
+        guard pending.count + negotiations.count < configuration.maxOpenSessions else {
+            return (nil, [.negotiationEnded(session: 0, objective: objective.name, accepted: false, value: nil,
+                                            reason: "too many open GRASP sessions (\(configuration.maxOpenSessions))")])
+        }
+        let s = newSession()
+        var o = objective
+        o.flags.insert(.negotiation)
+        negotiations[s] = Negotiation(objective: o, peer: peer, deadline: now + configuration.negotiationTimeout, ourTurn: false)
+        return (s, [.send(.requestNegotiation(session: s, objective: o), to: .peer(peer))])
+    }
+
+    /// The local application's answer in negotiation `session`.
+    public mutating func negotiate(session s: UInt32, _ answer: NegotiationAnswer, now: UInt64) -> [Action] {
+        guard var n = negotiations[s], n.ourTurn else { return [] }
+        switch answer {
+        case .accept:
+            negotiations[s] = nil
+            return [.send(.end(session: s, option: .accept), to: .peer(n.peer)),
+                    .negotiationEnded(session: s, objective: n.objective.name, accepted: true, value: n.objective.value, reason: nil)]
+        case .decline(let why):
+            negotiations[s] = nil
+            return [.send(.end(session: s, option: .decline(reason: why)), to: .peer(n.peer)),
+                    .negotiationEnded(session: s, objective: n.objective.name, accepted: false, value: nil, reason: why ?? "declined here")]
+        case .counter(let v):
+            guard n.objective.loopCount > 1 else {
+                negotiations[s] = nil
+                let why = "loop count exhausted"
+                return [.send(.end(session: s, option: .decline(reason: why)), to: .peer(n.peer)),
+                        .negotiationEnded(session: s, objective: n.objective.name, accepted: false, value: nil, reason: why)]
+            }
+            n.objective.loopCount -= 1
+            n.objective.value = v
+            n.ourTurn = false
+            n.deadline = now + configuration.negotiationTimeout
+            negotiations[s] = n
+            return [.send(.negotiate(session: s, objective: n.objective), to: .peer(n.peer))]
+        case .wait(let ms):
+            n.deadline = now + UInt64(ms) + configuration.negotiationTimeout
+            negotiations[s] = n
+            return [.send(.wait(session: s, waitingTime: ms), to: .peer(n.peer))]
+        }
+    }
+    public var openNegotiations: Int { negotiations.count }
+
     /// Floods `objective` (its value and loop count as given) to all neighbours.
     public mutating func flood(_ objective: GRASPObjective, locator: GRASPLocator?, now: UInt64) -> [Action] {
         let s = newSession()
@@ -156,9 +233,9 @@ public struct GRASPNode: Sendable {
     public var openSessions: Int { pending.count }
     /// The earliest time `handle(.tick)` has something to do.
     public var nextDeadline: UInt64? {
-        pending.values.map { p -> UInt64 in
+        (pending.values.map { p -> UInt64 in
             switch p { case .discovery(_, let d, _, _), .synchronization(_, let d): d }
-        }.min()
+        } + negotiations.values.map(\.deadline)).min()
     }
 
     // MARK: Events
@@ -219,6 +296,15 @@ public struct GRASPNode: Sendable {
             guard let v = o.value else { return [.synchronizationFailed(objective: name, reason: "M_SYNCH without a value")] }
             return [.synchronized(objective: name, value: v)]
         case .end(let s, let opt):
+            if let n = negotiations[s], n.peer == from {
+                negotiations[s] = nil
+                if case .accept = opt {
+                    return [.negotiationEnded(session: s, objective: n.objective.name, accepted: true, value: n.objective.value, reason: nil)]
+                }
+                var why = "declined by \(from)"
+                if case .decline(let r?) = opt { why += ": \(r)" }
+                return [.negotiationEnded(session: s, objective: n.objective.name, accepted: false, value: nil, reason: why)]
+            }
             guard case .synchronization(let name, _)? = pending[s] else { return drop("M_END for no session of ours (session \(s))") }
             pending[s] = nil
             if case .decline(let reason) = opt {
@@ -241,9 +327,31 @@ public struct GRASPNode: Sendable {
             }
             return out
         case .requestNegotiation(let s, let o):
-            return [.send(.end(session: s, option: .decline(reason: "negotiation of \(o.name) is not supported here")), to: .peer(from))]
-        case .negotiate, .wait, .invalid:
-            return drop("\(m.type.name) for no session of ours")
+            guard let offer = offers[o.name], offer.objective.flags.contains(.negotiation) else {
+                return [.send(.end(session: s, option: .decline(reason: "objective \(o.name) is not offered for negotiation here")), to: .peer(from))]
+            }
+            guard negotiations[s] == nil else { return drop("M_REQ_NEG for open session \(s)") }
+            guard pending.count + negotiations.count < configuration.maxOpenSessions else {
+                return [.send(.end(session: s, option: .decline(reason: "busy")), to: .peer(from))]
+            }
+            negotiations[s] = Negotiation(objective: o, peer: from, deadline: now + configuration.negotiationTimeout, ourTurn: true)
+            return [.negotiationRequest(session: s, objective: o, from: from)]
+        case .negotiate(let s, let o):
+            guard var n = negotiations[s], !n.ourTurn, n.peer == from, o.name == n.objective.name else {
+                return drop("M_NEGOTIATE for no negotiation of ours (session \(s))")
+            }
+            n.objective = o
+            n.ourTurn = true
+            n.deadline = now + configuration.negotiationTimeout
+            negotiations[s] = n
+            return [.negotiationStep(session: s, objective: o)]
+        case .wait(let s, let ms):
+            guard var n = negotiations[s], !n.ourTurn, n.peer == from else { return drop("M_WAIT for no negotiation of ours (session \(s))") }
+            n.deadline = now + UInt64(ms) + configuration.negotiationTimeout
+            negotiations[s] = n
+            return []
+        case .invalid:
+            return drop("M_INVALID from \(from)")
         }
     }
 
@@ -269,6 +377,11 @@ public struct GRASPNode: Sendable {
             default:
                 break
             }
+        }
+        for (s, n) in negotiations.sorted(by: { $0.key < $1.key }) where n.deadline <= now {
+            negotiations[s] = nil
+            out.append(.negotiationEnded(session: s, objective: n.objective.name, accepted: false, value: nil,
+                                         reason: "no answer within \(configuration.negotiationTimeout) ms"))
         }
         return out
     }
@@ -299,7 +412,7 @@ public struct GRASPNode: Sendable {
     mutating func newSession() -> UInt32 {
         repeat {
             rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
-        } while pending[UInt32(truncatingIfNeeded: rng)] != nil
+        } while pending[UInt32(truncatingIfNeeded: rng)] != nil || negotiations[UInt32(truncatingIfNeeded: rng)] != nil
         return UInt32(truncatingIfNeeded: rng)
     }
 }
