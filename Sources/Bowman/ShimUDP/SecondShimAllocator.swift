@@ -21,6 +21,13 @@ public enum SecondShimAllocator {
         public var attempted: [SecondShim.Pair]
     }
 
+    /// Allocates with the policy the administrator's table gives `application`.
+    public static func allocate(application: String, destinations: [IPAddress], sources: [IPAddress],
+                                policies: SecondShim.PolicyTable, perAttempt: ShimUDP.Configuration = .init()) throws -> Result {
+        try allocate(application: application, destinations: destinations, sources: sources,
+                     policy: policies.policy(for: application), perAttempt: perAttempt)
+    }
+
     public static func allocate(application: String, destinations: [IPAddress], sources: [IPAddress],
                                 policy: SecondShim.Policy, attemptDelay: UInt64 = 250, timeout: UInt64 = 5000,
                                 perAttempt: ShimUDP.Configuration = .init()) throws -> Result {

@@ -46,6 +46,12 @@ public enum SecondShimConnector {
         return out
     }
 
+    /// Connects for `application` with the policy the administrator's table gives it.
+    public static func connect(application: String, host: String, port: UInt16, sources: [IPAddress],
+                               policies: SecondShim.PolicyTable) throws -> Result {
+        try connect(host: host, port: port, sources: sources, policy: policies.policy(for: application))
+    }
+
     public static func connect(host: String, port: UInt16, sources: [IPAddress], policy: SecondShim.Policy,
                                attemptDelay: UInt64 = 250, timeout: UInt64 = 5_000) throws -> Result {
         try connect(destinations: resolveAll(host), port: port, sources: sources, policy: policy,
