@@ -70,8 +70,17 @@ struct Net {
         let req = try #require(net.requests().first)
         #expect(net.server.state(of: req) == .pending)
         #expect(net.client.state(of: f) == .allocated)   // learned the flow port from the echo
+        #expect(net.server.info.contains("flow \(req.rawValue) server echo-app PENDING peer 198.18.0.1:\(net.ports["client/1"]!)"),
+                "\(net.server.info)")
         net.apply("server", net.server.accept(req))
         #expect(net.server.state(of: req) == .allocated)
+        // The info registry lists registered names and both ends' flows.
+        #expect(net.server.registeredApplications == ["echo-app"])
+        #expect(net.server.info.contains("registered echo-app"))
+        #expect(net.server.flowInfo.map(\.state) == [.allocated])
+        let mine = try #require(net.client.flowInfo.first)
+        #expect(mine.isClient && mine.application == "echo-app" && mine.state == .allocated && mine.peer.port != ShimUDP.listenPort)
+        #expect(net.client.info.first?.hasPrefix("shim-udp 198.18.0.1 port 3359: 0 applications, 1 flows") == true, "\(net.client.info)")
         net.apply("client", net.client.write(f, Array("hello".utf8)))
         net.apply("server", net.server.write(req, Array("world".utf8)))
         let delivered = net.notes.compactMap { if case .deliver(_, let p) = $0.action { String(decoding: p, as: UTF8.self) } else { nil } }

@@ -97,6 +97,34 @@ public struct ShimUDP: Sendable {
     public private(set) var droppedRequests = 0
     public private(set) var droppedDatagrams = 0
 
+    /// One flow as the info registry shows it.
+    public struct FlowInfo: Equatable, Sendable, CustomStringConvertible {
+        public var id: FlowID
+        public var application: String
+        public var isClient: Bool
+        public var state: FlowState
+        public var peer: Endpoint
+        public var description: String {
+            "flow \(id.rawValue) \(isClient ? "client" : "server") \(application) \(state == .pending ? "PENDING" : "ALLOCATED") peer \(peer)"
+        }
+    }
+
+    /// Every flow, by id: what the info registry lists.
+    public var flowInfo: [FlowInfo] {
+        flows.sorted { $0.key.rawValue < $1.key.rawValue }.map { id, f in
+            FlowInfo(id: id, application: String(decoding: f.request, as: UTF8.self), isClient: f.isClient, state: f.state, peer: f.peer)
+        }
+    }
+    public var registeredApplications: [String] { registered.sorted() }
+
+    /// The info registry's lines for this node: registered names, flows, counters.
+    public var info: [String] {
+        ["shim-udp \(address) port \(Self.listenPort): \(registered.count) applications, \(flows.count) flows, "
+            + "\(droppedRequests) requests dropped, \(droppedDatagrams) datagrams dropped"]
+            + registeredApplications.map { "registered \($0)" }
+            + flowInfo.map(\.description)
+    }
+
     /// A node on `address`; the first action opens the listen socket.
     public init(address: IPAddress, configuration: Configuration = .init()) {
         self.address = address
