@@ -284,4 +284,34 @@ struct GRASPLab {
         guard case .negotiationEnded(s4, "Other", false, nil, let w?)? = lab4.take().first?.action else { Issue.record("no decline"); return }
         #expect(w.contains("not offered for negotiation"))
     }
+
+    @Test func discoveryIsRelayedWhileTheLoopCountAllows() {
+        // 0 - 1 - 2 - 3 in a line; 3 offers. Loop count 1 stays on 0's link.
+        var lab = GRASPLab(4, links: [((0, 0), (1, 0)), ((1, 1), (2, 0)), ((2, 1), (3, 0))])
+        let far = GRASPLocator.ipv6(IPv6Address("fd00::4")!, transport: 6, port: 7017)
+        lab.nodes[3].offer(Self.almObjective(), at: far)
+        lab.apply(0, lab.nodes[0].discover(Self.alm, loopCount: 1, now: 0))
+        lab.advance(to: 1_000)
+        #expect({ if case .discoveryFailed? = lab.take().first?.action { true } else { false } }())
+        // Loop count 2 reaches node 2, which has nobody further to ask within its count.
+        lab.apply(0, lab.nodes[0].discover(Self.alm, loopCount: 2, now: 1_000))
+        lab.advance(to: 2_000)
+        #expect({ if case .discoveryFailed? = lab.take().first?.action { true } else { false } }())
+        // Loop count 3: relayed by 1 and 2; 3 answers 2, 2 diverts to 1, 1 diverts to 0.
+        lab.wire = []
+        lab.apply(0, lab.nodes[0].discover(Self.alm, loopCount: 3, now: 2_000))
+        #expect(lab.wire.filter { $0.1.type == .discovery }.map(\.from) == [0, 1, 2])
+        lab.advance(to: 3_000)
+        #expect(lab.take().first?.action == .discovered(objective: Self.alm, locators: [far]))
+        // The relays cached it on the way: node 1 now answers from its cache.
+        #expect(lab.nodes[1].cached(Self.alm, now: 3_000) == [far])
+        // With relaying off, node 1 does not pass it on.
+        var c = GRASPNode.Configuration(); c.relay = false
+        var quiet = GRASPLab(3, links: [((0, 0), (1, 0)), ((1, 1), (2, 0))])
+        quiet.nodes[1] = GRASPNode(address: quiet.nodes[1].address, configuration: c)
+        quiet.nodes[2].offer(Self.almObjective(), at: far)
+        quiet.apply(0, quiet.nodes[0].discover(Self.alm, loopCount: 3, now: 0))
+        quiet.advance(to: 1_000)
+        #expect({ if case .discoveryFailed? = quiet.take().first?.action { true } else { false } }())
+    }
 }

@@ -29,8 +29,10 @@ import BowmanCore
 /// - **Negotiates** (§2.5.5): M_REQ_NEG, then M_NEGOTIATE counter-offers
 ///   each way with the loop count going down, M_WAIT to ask for time, and
 ///   M_END with O_ACCEPT or O_DECLINE; the application decides each step.
-///
-/// Not yet here: relaying discovery across interfaces (§2.5.4.3).
+/// - **Relays** discovery (§2.5.4.3): an M_DISCOVERY this node cannot
+///   answer goes out on its other interfaces with the loop count one lower,
+///   as this node's discovery with the same session id; responses that come
+///   back are cached and passed to the initiator as O_DIVERT.
 public struct GRASPNode: Sendable {
     public struct Configuration: Sendable {
         /// How long discovery gathers responses (ms).
@@ -47,6 +49,8 @@ public struct GRASPNode: Sendable {
         public var maxOpenSessions = 256
         /// How long a negotiation step may take before the session is abandoned (ms; M_WAIT extends it).
         public var negotiationTimeout: UInt64 = 10_000
+        /// Relay M_DISCOVERY to the other interfaces while its loop count allows (§2.5.4.3).
+        public var relay = true
         /// Seed for session ids (the event loop seeds it from the system's RNG).
         public var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         public init() {}
@@ -111,6 +115,8 @@ public struct GRASPNode: Sendable {
         var ourTurn: Bool
     }
     var negotiations: [UInt32: Negotiation] = [:]
+    struct Relayed: Sendable { var name: String; var initiator: IPAddress; var deadline: UInt64 }
+    var relayed: [UInt32: Relayed] = [:]
 
     public let address: IPAddress
     public let configuration: Configuration
@@ -269,7 +275,35 @@ public struct GRASPNode: Sendable {
                 let r = GRASPMessage.response(session: s, initiator: initiator, ttl: ttl, options: [.divert(c.locators)], objective: nil)
                 return [.send(r, to: .peer(initiator))]
             }
-            return []
+            // Relay: on the other interfaces, as this node's own discovery
+            // (same session id), so responses come back here and go on to
+            // the initiator as O_DIVERT.
+            guard configuration.relay, o.loopCount > 1, relayed[s] == nil, pending[s] == nil,
+                  relayed.count < configuration.maxOpenSessions else { return [] }
+            relayed[s] = Relayed(name: o.name, initiator: initiator, deadline: now + configuration.discoveryTimeout)
+            seen[SeenKey(session: s, initiator: address)] = now
+            var fwd = o
+            fwd.loopCount -= 1
+            return [.send(.discovery(session: s, initiator: address, objective: fwd), to: .allNeighbors(except: interface))]
+        case .response(let s, let initiator, let ttl, let options, _) where initiator == address && pending[s] == nil && relayed[s] != nil:
+            let r = relayed[s]!
+            var locs: [GRASPLocator] = []
+            for opt in options {
+                switch opt {
+                case .locator(let l): if !locs.contains(l) { locs.append(l) }
+                case .divert(let ls): for l in ls where !locs.contains(l) { locs.append(l) }
+                case .accept, .decline: break
+                }
+            }
+            guard !locs.isEmpty else { return [] }
+            if var c = cache[r.name] {
+                for l in locs where !c.locators.contains(l) { c.locators.append(l) }
+                c.expires = min(c.expires, now + UInt64(ttl)); cache[r.name] = c
+            } else if cache.count < configuration.maxCacheEntries {
+                cache[r.name] = CacheEntry(locators: locs, expires: now + UInt64(ttl))
+            }
+            let back = GRASPMessage.response(session: s, initiator: r.initiator, ttl: ttl, options: [.divert(locs)], objective: nil)
+            return [.send(back, to: .peer(r.initiator))]
         case .response(let s, let initiator, let ttl, let options, _):
             guard initiator == address, case .discovery(let name, let d, var found, let t)? = pending[s] else {
                 return drop("M_RESPONSE for no discovery of ours (session \(s))")
@@ -378,6 +412,7 @@ public struct GRASPNode: Sendable {
                 break
             }
         }
+        relayed = relayed.filter { $0.value.deadline > now }
         for (s, n) in negotiations.sorted(by: { $0.key < $1.key }) where n.deadline <= now {
             negotiations[s] = nil
             out.append(.negotiationEnded(session: s, objective: n.objective.name, accepted: false, value: nil,
