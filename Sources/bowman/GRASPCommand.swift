@@ -16,7 +16,7 @@ struct GRASPCommand: ParsableCommand {
         objective (unless --peer is given) and prints the value the first responder synchronises.
         VALUE is an integer, true, false, null, or else a text string.
         """,
-        subcommands: [Offer.self, Discover.self, Sync.self])
+        subcommands: [Offer.self, Discover.self, Sync.self, ALM.self])
 
     struct Common: ParsableArguments {
         @Option(name: .customLong("iface"), help: "Interface to use (repeatable; default: every interface up with a link-local address).")
@@ -125,7 +125,7 @@ struct GRASPCommand: ParsableCommand {
                 if case .synchronized = $0 { true } else if case .synchronizationFailed = $0 { true } else { false }
             }
             switch r {
-            case .synchronized(_, let v)?:
+            case .synchronized(_, let v, _)?:
                 print("\(name) = \(v) (from \(target))")
             case .synchronizationFailed(_, let why)?:
                 printError("bowman grasp sync: \(name): \(why)")
@@ -134,6 +134,32 @@ struct GRASPCommand: ParsableCommand {
                 printError("bowman grasp sync: \(name): no answer")
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct ALM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Advertise this node's ALM endpoint as Bowman.ALM and list the neighbours that do the same.")
+        @Option(help: "This node's ALM address (where its shim-UDP listener is).") var address: String
+        @Option(help: "ALM port.") var port: UInt16 = ShimUDP.listenPort
+        @Option(help: "Seconds between discoveries.") var interval: Double = 10
+        @Option(help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var seconds: Double?
+        @OptionGroup var common: Common
+
+        func run() throws {
+            guard let a = IPAddress(address) else { throw ValidationError("--address must be an IPv4 or IPv6 address") }
+            guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1") }
+            let node = try GRASPCommand.node(common)
+            let alm = ALMNeighbours(node: node, alm: ShimUDP.Endpoint(a, port), interval: UInt64(interval * 1000))
+            print("advertising \(ALMNeighbours.objective) = \(ALMNeighbours.value(ShimUDP.Endpoint(a, port))) on \(node.interfaces.map(\.name).joined(separator: ", "))")
+            Signals.unblockTermination()
+            signal(SIGINT) { _ in signalStop.set() }
+            signal(SIGTERM) { _ in signalStop.set() }
+            let end = seconds.map { GRASPSocketNode.now() + UInt64($0 * 1000) }
+            while !signalStop.isSet, end.map({ GRASPSocketNode.now() < $0 }) ?? true {
+                for n in alm.poll(milliseconds: 100) { print(n) }
+            }
+            print("\(alm.neighbours.count) neighbours")
         }
     }
 }

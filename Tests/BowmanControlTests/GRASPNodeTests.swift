@@ -131,7 +131,7 @@ struct GRASPLab {
         lab.nodes[0].offer(Self.almObjective(.array([.text("fd00::1"), .unsigned(3359)])), at: Self.almLocator)
         let a0 = lab.nodes[0].address
         lab.apply(1, lab.nodes[1].synchronize(Self.alm, with: a0, now: 0))
-        #expect(lab.take().first?.action == .synchronized(objective: Self.alm, value: .array([.text("fd00::1"), .unsigned(3359)])))
+        #expect(lab.take().first?.action == .synchronized(objective: Self.alm, value: .array([.text("fd00::1"), .unsigned(3359)]), from: a0))
         // Not offered: M_END with O_DECLINE.
         lab.apply(1, lab.nodes[1].synchronize("Not.Here", with: a0, now: 0))
         guard case .synchronizationFailed(_, let why)? = lab.take().first?.action else { Issue.record("no failure"); return }

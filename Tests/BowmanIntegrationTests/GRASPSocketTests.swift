@@ -85,7 +85,7 @@ struct GRASPSocketTests {
                   case .ipv6(let a, let t, let p)? = ls.first else { return ["no discovery"] }
             log.append("discovered [\(a)]:\(p) proto \(t)")
             switch wait(node.synchronize("Bowman.ALM", with: .v6(a))) {
-            case .synchronized(_, let v)?: log.append("value \(v)")
+            case .synchronized(_, let v, _)?: log.append("value \(v)")
             case let other: log.append("sync: \(String(describing: other))")
             }
             switch wait(node.synchronize("Not.Offered", with: .v6(a))) {
@@ -117,5 +117,40 @@ struct GRASPSocketTests {
         #expect(outcome.dropFirst(2).first?.contains("declined") == true && outcome.dropFirst(2).first?.contains("Not.Offered") == true, "\(outcome)")
         #expect(box.flooded.count == 1, "\(box.flooded)")
         #expect(box.dropped >= 3, "garbage was not counted: \(box.dropped)")
+    }
+
+    /// Both nodes advertise Bowman.ALM and each finds the other's ALM endpoint.
+    @Test func almNeighboursFindEachOther() throws {
+        let lab = VethLab(prefix: "bmn", tag: "\(getpid() % 100_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        try #require(lab.waitForLinkLocal(), "link-local addresses stayed tentative")
+        final class Box: @unchecked Sendable { var seen: [ALMNeighbours.Neighbour] = []; var error: String? }
+        let box = Box(), stop = StopFlag()
+        let right = lab.right, rightIf = lab.rightInterface, leftIf = lab.leftInterface
+        let server = try PinnedThread(name: "alm-right", core: nil) {
+            do {
+                try NetworkNamespace.enter(right)
+                let alm = ALMNeighbours(node: try GRASPSocketNode(interfaces: [rightIf]),
+                                        alm: ShimUDP.Endpoint(IPAddress("fd00:18::2")!, 3359), interval: 300)
+                while !stop.isSet { box.seen += alm.poll(milliseconds: 20) }
+            } catch { box.error = "\(error)" }
+        }
+        defer { stop.set(); server.join() }
+        let mine = try inNamespace(lab.left) { () -> [ALMNeighbours.Neighbour] in
+            let alm = ALMNeighbours(node: try GRASPSocketNode(interfaces: [leftIf]),
+                                    alm: ShimUDP.Endpoint(IPAddress("198.18.0.1")!, 3359), interval: 300)
+            var seen: [ALMNeighbours.Neighbour] = []
+            let end = GRASPSocketNode.now() + 5_000
+            // Keep answering until the other side has found us too.
+            while GRASPSocketNode.now() < end && (seen.isEmpty || box.seen.isEmpty) { seen += alm.poll(milliseconds: 20) }
+            return seen
+        }
+        stop.set()
+        server.join()
+        #expect(box.error == nil, "\(box.error ?? "")")
+        #expect(mine.map { $0.alm?.description } == ["[fd00:18::2]:3359"], "\(mine)")
+        #expect(box.seen.map { $0.alm?.description } == ["198.18.0.1:3359"], "\(box.seen)")
+        #expect(mine.first?.grasp.description.hasPrefix("fe80:") == true)
     }
 }

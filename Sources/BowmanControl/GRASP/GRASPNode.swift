@@ -76,7 +76,7 @@ public struct GRASPNode: Sendable {
         /// Discovery finished with these locators (divert targets included).
         case discovered(objective: String, locators: [GRASPLocator])
         case discoveryFailed(objective: String, reason: String)
-        case synchronized(objective: String, value: CBOR)
+        case synchronized(objective: String, value: CBOR, from: IPAddress)
         case synchronizationFailed(objective: String, reason: String)
         /// A flooded objective arrived (first copy only).
         case flooded(objective: GRASPObjective, locator: GRASPLocator?, from: IPAddress)
@@ -328,7 +328,7 @@ public struct GRASPNode: Sendable {
             }
             pending[s] = nil
             guard let v = o.value else { return [.synchronizationFailed(objective: name, reason: "M_SYNCH without a value")] }
-            return [.synchronized(objective: name, value: v)]
+            return [.synchronized(objective: name, value: v, from: from)]
         case .end(let s, let opt):
             if let n = negotiations[s], n.peer == from {
                 negotiations[s] = nil

@@ -25,7 +25,9 @@ public struct ShimUDP: Sendable {
         public var address: IPAddress
         public var port: UInt16
         public init(_ address: IPAddress, _ port: UInt16) { self.address = address; self.port = port }
-        public var description: String { "\(address):\(port)" }
+        public var description: String {
+            if case .v6 = address { "[\(address)]:\(port)" } else { "\(address):\(port)" }
+        }
     }
 
     public struct SocketID: Hashable, Sendable {
