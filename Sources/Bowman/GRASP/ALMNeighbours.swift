@@ -44,13 +44,23 @@ public final class ALMNeighbours {
     /// Runs discovery when due, polls the node; returns the neighbours that
     /// appeared or changed during this call.
     public func poll(milliseconds: Int32) -> [Neighbour] {
+        let wait = Int32(clamping: min(Int64(milliseconds), max(0, Int64(nextDiscovery) - Int64(GRASPSocketNode.now()))))
+        return step(node.poll(milliseconds: wait))
+    }
+
+    /// When the next discovery is due (for a shared event loop).
+    public var nextDeadline: UInt64 { nextDiscovery }
+
+    /// Feeds results the node produced (from `poll` or a shared loop's
+    /// `service`), starts discovery when due; returns new or changed neighbours.
+    public func step(_ results: [GRASPNode.Action]) -> [Neighbour] {
         let now = GRASPSocketNode.now()
         var queue: [GRASPNode.Action] = []
         if now >= nextDiscovery {
             nextDiscovery = now + interval
             queue += node.discover(Self.objective, bypassCache: true)
         }
-        queue += node.poll(milliseconds: milliseconds)
+        queue += results
         var changed: [Neighbour] = []
         let own = Set(node.interfaces.map { IPAddress.v6($0.linkLocal) })
         while !queue.isEmpty {

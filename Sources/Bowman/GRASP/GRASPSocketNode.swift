@@ -161,16 +161,24 @@ public final class GRASPSocketNode {
 
     /// Waits up to `milliseconds` for messages or timers; returns the results.
     public func poll(milliseconds: Int32) -> [GRASPNode.Action] {
-        let conns = Array(connections.keys)
-        var fds = ([udpListener, tcpListener] + conns).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         var wait = milliseconds
-        let t0 = Self.now()
-        let deadlines = [engine.nextDeadline].compactMap { $0 } + connections.values.map(\.deadline)
-        if let d = deadlines.min() { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(t0)))) }
+        if let d = nextDeadline { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(Self.now())))) }
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+        return service(readable: Set(fds.filter { $0.revents != 0 }.map(\.fd)))
+    }
+
+    /// The sockets to watch for input (for a shared event loop).
+    public var descriptors: [Int32] { [udpListener, tcpListener] + Array(connections.keys) }
+    /// When the next timer (engine or connection) is due.
+    public var nextDeadline: UInt64? { ([engine.nextDeadline].compactMap { $0 } + connections.values.map(\.deadline)).min() }
+
+    /// Reads what is readable (or hung up), runs the timers; returns the results.
+    public func service(readable: Set<Int32>) -> [GRASPNode.Action] {
+        let conns = Array(connections.keys)
         var out: [GRASPNode.Action] = []
         var buf = [UInt8](repeating: 0, count: 65536)
-        if fds[0].revents & Int16(POLLIN) != 0 {
+        if readable.contains(udpListener) {
             while true {
                 var from = sockaddr_in6()
                 var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
@@ -187,7 +195,7 @@ public final class GRASPSocketNode {
                 out += perform(engine.handle(.message(bytes: Array(buf[0..<n]), from: .v6(peer), interface: iface), now: Self.now()), replyOn: nil)
             }
         }
-        if fds[1].revents & Int16(POLLIN) != 0 {
+        if readable.contains(tcpListener) {
             while true {
                 var from = sockaddr_in6()
                 var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
@@ -203,7 +211,7 @@ public final class GRASPSocketNode {
                 connections[fd] = Connection(peer: .v6(peer), buffer: [], deadline: Self.now() + 5_000)
             }
         }
-        for (k, fd) in conns.enumerated() where fds[k + 2].revents != 0 {
+        for fd in conns where readable.contains(fd) {
             guard var c = connections[fd] else { continue }
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 { c.buffer += buf[0..<n] }

@@ -54,25 +54,34 @@ public final class ShimUDPNode {
 
     /// Waits up to `milliseconds` for datagrams or timers; returns the notifications.
     public func poll(milliseconds: Int32) throws -> [ShimUDP.Action] {
-        var fds = sockets.map { pollfd(fd: $0.value, events: Int16(POLLIN), revents: 0) }
-        let ids = sockets.map(\.key)
+        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         var wait = milliseconds
-        if let d = machine.nextDeadline { wait = min(wait, Int32(max(0, Int64(d) - Int64(Self.now())))) }
+        if let d = nextDeadline { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(Self.now())))) }
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+        return try service(readable: Set(fds.filter { $0.revents != 0 }.map(\.fd)))
+    }
+
+    /// The sockets to watch for input (for a shared event loop).
+    public var descriptors: [Int32] { Array(sockets.values) }
+    /// When the machine's next timer is due.
+    public var nextDeadline: UInt64? { machine.nextDeadline }
+
+    /// Reads the sockets that are readable, runs the timers; returns the notifications.
+    public func service(readable: Set<Int32>) throws -> [ShimUDP.Action] {
         var out: [ShimUDP.Action] = []
         var buf = [UInt8](repeating: 0, count: 65536)
-        for (k, p) in fds.enumerated() where p.revents & Int16(POLLIN) != 0 {
+        for (id, fd) in sockets where readable.contains(fd) {
             while true {
                 var from = sockaddr_storage()
                 var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let n = buf.withUnsafeMutableBytes { b in
                     withUnsafeMutablePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(p.fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, &len) }
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, &len) }
                     }
                 }
                 if n < 0 { break }
                 guard let ep = Self.endpoint(from) else { continue }
-                out += try perform(machine.handle(.datagram(on: ids[k], from: ep, payload: Array(buf[0..<n])), now: Self.now()))
+                out += try perform(machine.handle(.datagram(on: id, from: ep, payload: Array(buf[0..<n])), now: Self.now()))
             }
         }
         out += try perform(machine.handle(.tick, now: Self.now()))
