@@ -30,8 +30,10 @@ public final class ManagementLoop {
     /// One round: waits for input or the next timer (at most `milliseconds`), then services everything.
     public func runOnce(milliseconds: Int32) {
         rounds += 1
-        let shimFDs = shim?.descriptors ?? [], graspFDs = grasp?.descriptors ?? []
-        var fds = (shimFDs + graspFDs).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let shimFDs = shim?.descriptors ?? []
+        let graspPoll = grasp?.pollDescriptors ?? []
+        let graspFDs = graspPoll.map(\.fd)
+        var fds = shimFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } + graspPoll
         let deadlines = [shim?.nextDeadline, grasp?.nextDeadline, alm?.nextDeadline].compactMap { $0 }
         var wait = milliseconds
         if let d = deadlines.min() { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(ShimUDPNode.now())))) }

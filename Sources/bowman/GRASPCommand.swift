@@ -74,6 +74,13 @@ struct GRASPCommand: ParsableCommand {
         return nil
     }
 
+    /// Discovers `name`; the outcome (`.discovered` or `.discoveryFailed`), nil if none came.
+    static func discovery(_ node: GRASPSocketNode, _ name: String) -> GRASPNode.Action? {
+        Self.await(node, first: node.discover(name), milliseconds: 5_000) {
+            if case .discovered = $0 { true } else if case .discoveryFailed = $0 { true } else { false }
+        }
+    }
+
     struct Discover: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Discover who offers an objective; print their locators.")
         @Argument(help: "Objective name.") var name: String
@@ -81,11 +88,7 @@ struct GRASPCommand: ParsableCommand {
 
         func run() throws {
             let node = try GRASPCommand.node(common)
-            let first = node.discover(name)
-            let r = GRASPCommand.await(node, first: first, milliseconds: 5_000) {
-                if case .discovered = $0 { true } else if case .discoveryFailed = $0 { true } else { false }
-            }
-            switch r {
+            switch GRASPCommand.discovery(node, name) {
             case .discovered(_, let ls)?:
                 for l in ls { print("\(name) at \(l)") }
             case .discoveryFailed(_, let why)?:
@@ -111,10 +114,7 @@ struct GRASPCommand: ParsableCommand {
                 guard let a = IPAddress(p), case .v6 = a else { throw ValidationError("--peer must be an IPv6 address") }
                 target = a
             } else {
-                let r = GRASPCommand.await(node, first: node.discover(name), milliseconds: 5_000) {
-                    if case .discovered = $0 { true } else if case .discoveryFailed = $0 { true } else { false }
-                }
-                guard case .discovered(_, let ls)? = r, let l = ls.first(where: { if case .ipv6 = $0 { true } else { false } }),
+                guard case .discovered(_, let ls)? = GRASPCommand.discovery(node, name), let l = ls.first(where: { if case .ipv6 = $0 { true } else { false } }),
                       case .ipv6(let a, _, _) = l else {
                     printError("bowman grasp sync: \(name): nobody offers it on \(node.interfaces.map(\.name).joined(separator: ", "))")
                     throw ExitCode(1)

@@ -33,7 +33,16 @@ public final class GRASPSocketNode {
     var senders: [Int32] = []                 // per interface
     var udpListener: Int32 = -1
     var tcpListener: Int32 = -1
-    struct Connection { var peer: IPAddress; var buffer: [UInt8]; var deadline: UInt64 }
+    struct Connection {
+        var peer: IPAddress
+        var buffer: [UInt8]
+        var deadline: UInt64
+        /// Outbound connect still in progress: `outgoing` waits for it.
+        var connecting = false
+        var outgoing: [(GRASP.MessageType, [UInt8])] = []
+        /// Keep the connection after sending (a session waiting for answers).
+        var keepOpen = true
+    }
     var connections: [Int32: Connection] = [:]
     var scopes: [IPv6Address: UInt32] = [:]   // link-local peer -> interface index
     var sessionConnections: [UInt32: Int32] = [:]   // open negotiation/synchronisation session -> its TCP connection
@@ -161,15 +170,19 @@ public final class GRASPSocketNode {
 
     /// Waits up to `milliseconds` for messages or timers; returns the results.
     public func poll(milliseconds: Int32) -> [GRASPNode.Action] {
-        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var fds = pollDescriptors
         var wait = milliseconds
         if let d = nextDeadline { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(Self.now())))) }
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
         return service(readable: Set(fds.filter { $0.revents != 0 }.map(\.fd)))
     }
 
-    /// The sockets to watch for input (for a shared event loop).
-    public var descriptors: [Int32] { [udpListener, tcpListener] + Array(connections.keys) }
+    /// What to watch (for a shared event loop): input everywhere, and
+    /// writability on connections whose connect is still in progress.
+    public var pollDescriptors: [pollfd] {
+        [pollfd(fd: udpListener, events: Int16(POLLIN), revents: 0), pollfd(fd: tcpListener, events: Int16(POLLIN), revents: 0)]
+            + connections.map { pollfd(fd: $0.key, events: Int16($0.value.connecting ? POLLOUT : POLLIN), revents: 0) }
+    }
     /// When the next timer (engine or connection) is due.
     public var nextDeadline: UInt64? { ([engine.nextDeadline].compactMap { $0 } + connections.values.map(\.deadline)).min() }
 
@@ -213,6 +226,10 @@ public final class GRASPSocketNode {
         }
         for fd in conns where readable.contains(fd) {
             guard var c = connections[fd] else { continue }
+            if c.connecting {
+                finishConnect(fd)
+                continue
+            }
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 { c.buffer += buf[0..<n] }
             // A TCP stream carries one CBOR item per message, back to back.
@@ -233,18 +250,19 @@ public final class GRASPSocketNode {
             c.deadline = Self.now() + engine.configuration.negotiationTimeout + 5_000
             connections[fd] = c
             for item in items {
-                if let m = try? GRASPMessage(decoding: item), let s = m.session,
-                   m.type == .requestNegotiation || m.type == .requestSynchronization {
-                    sessionConnections[s] = fd
-                }
+                let m = try? GRASPMessage(decoding: item)
+                if let m, let s = m.session, m.type == .requestNegotiation || m.type == .requestSynchronization { sessionConnections[s] = fd }
                 out += perform(engine.handle(.message(bytes: item, from: c.peer, interface: 0), now: Self.now()), replyOn: (fd, c.peer))
                 // The peer ended the session (M_END, M_SYNCH): this connection is done.
-                if let m = try? GRASPMessage(decoding: item), m.type == .end || m.type == .synch { closeConnection(fd) }
+                if let m, m.type == .end || m.type == .synch { closeConnection(fd) }
             }
             if garbage || n <= 0 { closeConnection(fd) }
         }
         let now = Self.now()
-        for (fd, c) in connections where c.deadline <= now { closeConnection(fd) }
+        for (fd, c) in connections where c.deadline <= now {
+            if c.connecting { connectFailures += 1 }
+            closeConnection(fd)
+        }
         out += perform(engine.handle(.tick, now: now), replyOn: nil)
         return out
     }
@@ -282,27 +300,51 @@ public final class GRASPSocketNode {
                 let existing = m.session.flatMap { sessionConnections[$0] }
                     ?? conn.flatMap { $0.1 == addr && (m.type == .synch || m.type == .end) ? $0.0 : nil }
                 if let fd = existing {
+                    if connections[fd]?.connecting == true { connections[fd]!.outgoing.append((m.type, bytes)); continue }
                     if writeAll(fd, bytes) { sent[m.type.name, default: 0] += 1 }
                     if m.type == .synch || m.type == .end { shutdown(fd, Int32(SHUT_WR)); closeConnection(fd) }
                     continue
                 }
-                guard case .v6(let a) = addr, let fd = connect(to: a) else { connectFailures += 1; continue }
-                guard writeAll(fd, bytes) else { close(fd); connectFailures += 1; continue }
-                sent[m.type.name, default: 0] += 1
-                if m.type == .requestSynchronization || m.type == .requestNegotiation {
-                    let t = m.type == .requestSynchronization ? engine.configuration.synchronizationTimeout : engine.configuration.negotiationTimeout
-                    connections[fd] = Connection(peer: addr, buffer: [], deadline: Self.now() + t + 1_000)
-                    if let s = m.session { sessionConnections[s] = fd }
-                } else {
-                    shutdown(fd, Int32(SHUT_WR))
-                    close(fd)
-                }
+                // A new connection: started here, written when the connect
+                // completes (the loop never waits for a peer).
+                guard case .v6(let a) = addr, let fd = startConnect(to: a) else { connectFailures += 1; continue }
+                let session = m.type == .requestSynchronization || m.type == .requestNegotiation
+                let t = m.type == .requestSynchronization ? engine.configuration.synchronizationTimeout : engine.configuration.negotiationTimeout
+                connections[fd] = Connection(peer: addr, buffer: [], deadline: Self.now() + (session ? t : 0) + 1_000,
+                                             connecting: true, outgoing: [(m.type, bytes)], keepOpen: session)
+                if session, let s = m.session { sessionConnections[s] = fd }
             }
         }
         return out
     }
 
-    func connect(to a: IPv6Address) -> Int32? {
+    /// The connect of `fd` completed (or failed): send what waited, then
+    /// keep the connection for the session's answers or close it.
+    func finishConnect(_ fd: Int32) {
+        guard var c = connections[fd] else { return }
+        var err: Int32 = 0
+        var len = socklen_t(4)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0, err == 0 else {
+            connectFailures += 1
+            closeConnection(fd)
+            return
+        }
+        for (type, bytes) in c.outgoing {
+            guard writeAll(fd, bytes) else { connectFailures += 1; closeConnection(fd); return }
+            sent[type.name, default: 0] += 1
+        }
+        guard c.keepOpen else {
+            shutdown(fd, Int32(SHUT_WR))
+            closeConnection(fd)
+            return
+        }
+        c.connecting = false
+        c.outgoing = []
+        connections[fd] = c
+    }
+
+    /// Starts a non-blocking connect to `a`'s GRASP port; nil if it failed at once.
+    func startConnect(to a: IPv6Address) -> Int32? {
         guard let fd = try? Self.socket(SOCK_STREAM) else { return nil }
         let scope = Self.isLinkLocal(a) ? (scopes[a] ?? (interfaces.count == 1 ? interfaces[0].index : 0)) : 0
         var sa = Self.sockaddr6(a, port: GRASP.port, scope: scope)
@@ -310,10 +352,6 @@ public final class GRASPSocketNode {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         }
         if rc != 0 && errno != EINPROGRESS { close(fd); return nil }
-        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        var err: Int32 = 0
-        var len = socklen_t(4)
-        guard Glibc.poll(&p, 1, 1_000) == 1, getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0, err == 0 else { close(fd); return nil }
         return fd
     }
 

@@ -288,13 +288,7 @@ public struct GRASPNode: Sendable {
         case .response(let s, let initiator, let ttl, let options, _) where initiator == address && pending[s] == nil && relayed[s] != nil:
             let r = relayed[s]!
             var locs: [GRASPLocator] = []
-            for opt in options {
-                switch opt {
-                case .locator(let l): if !locs.contains(l) { locs.append(l) }
-                case .divert(let ls): for l in ls where !locs.contains(l) { locs.append(l) }
-                case .accept, .decline: break
-                }
-            }
+            Self.collect(options, into: &locs)
             guard !locs.isEmpty else { return [] }
             if var c = cache[r.name] {
                 for l in locs where !c.locators.contains(l) { c.locators.append(l) }
@@ -308,13 +302,7 @@ public struct GRASPNode: Sendable {
             guard initiator == address, case .discovery(let name, let d, var found, let t)? = pending[s] else {
                 return drop("M_RESPONSE for no discovery of ours (session \(s))")
             }
-            for opt in options {
-                switch opt {
-                case .locator(let l): if !found.contains(l) { found.append(l) }
-                case .divert(let ls): for l in ls where !found.contains(l) { found.append(l) }
-                case .accept, .decline: break
-                }
-            }
+            Self.collect(options, into: &found)
             pending[s] = .discovery(name: name, deadline: d, found: found, ttl: min(t, ttl))
             return []
         case .requestSynchronization(let s, let o):
@@ -390,6 +378,17 @@ public struct GRASPNode: Sendable {
     }
 
     // MARK: Internals
+
+    /// Adds the locators of a response's options (its own, or O_DIVERT's) not yet in `list`.
+    static func collect(_ options: [GRASPOption], into list: inout [GRASPLocator]) {
+        for opt in options {
+            switch opt {
+            case .locator(let l): if !list.contains(l) { list.append(l) }
+            case .divert(let ls): for l in ls where !list.contains(l) { list.append(l) }
+            case .accept, .decline: break
+            }
+        }
+    }
 
     mutating func timers(_ now: UInt64) -> [Action] {
         var out: [Action] = []
