@@ -11,6 +11,8 @@ public struct ClassifyWorkload {
     public let classifier: Classifier
     public let flat: FlatClassifier
     public let compileSeconds: Double
+    public let trie: TrieClassifier
+    public let trieCompileSeconds: Double
     public let frames: [[UInt8]]
     /// The 5-tuples behind `frames` (for a ClassBench-format trace).
     public let entries: [ClassBench.TraceEntry]
@@ -27,6 +29,9 @@ public struct ClassifyWorkload {
         let t0 = Date()
         flat = FlatClassifier(classifier)
         compileSeconds = Date().timeIntervalSince(t0)
+        let t1 = Date()
+        trie = TrieClassifier(classifier)!
+        trieCompileSeconds = Date().timeIntervalSince(t1)
         var state: UInt64 = 0x9E3779B97F4A7C15
         func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
         var out: [[UInt8]] = []
@@ -61,6 +66,33 @@ public struct ClassifyWorkload {
     public static var testData: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/testdata")
+    }
+
+    /// Classifies every frame once with the trie; returns a checksum of the results.
+    public func classifyAllTrie() -> Int {
+        var sum = 0
+        for (at, len) in spans {
+            sum &+= trie.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
+        }
+        return sum
+    }
+
+    /// The same, in bursts of 64 (the worker's burst size).
+    public func classifyAllTrieBursts() -> Int {
+        var sum = 0
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { out in
+                var i = 0
+                while i < spans.count {
+                    let n = min(64, spans.count - i)
+                    for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
+                    trie.view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!)
+                    for k in 0..<n { sum &+= out[k] }
+                    i += n
+                }
+            }
+        }
+        return sum
     }
 
     /// Classifies every frame once; returns a checksum of the results.

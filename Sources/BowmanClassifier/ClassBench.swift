@@ -120,6 +120,21 @@ public enum ClassBench {
         }
     }
 
+    /// A header inside `rule` (as ClassBench's trace generator makes them):
+    /// addresses inside its prefixes, ports inside its ranges, its protocol
+    /// (TCP, UDP or ICMP when it has none).
+    public static func header(inside rule: Rule, using rng: inout some RandomNumberGenerator) -> TraceEntry {
+        func inside(_ p: IPPrefix) -> IPv4Address {
+            guard case .v4(let a) = p.address else { return IPv4Address(rawValue: 0) }
+            let host: UInt32 = p.length == 32 ? 0 : UInt32.random(in: 0...UInt32.max, using: &rng) & (UInt32.max >> UInt32(p.length))
+            return IPv4Address(rawValue: a.rawValue | host)
+        }
+        return TraceEntry(source: inside(rule.source), destination: inside(rule.destination),
+                          sourcePort: UInt16.random(in: rule.sourcePorts, using: &rng),
+                          destinationPort: UInt16.random(in: rule.destinationPorts, using: &rng),
+                          proto: rule.protoMask == 0 ? [6, 17, 1][Int.random(in: 0...2, using: &rng)] : rule.proto)
+    }
+
     public static func parseTrace(_ line: String, number: Int) throws(ClassifierError) -> TraceEntry {
         let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard f.count >= 5, let s = UInt32(f[0]), let d = UInt32(f[1]), let sp = UInt16(f[2]), let dp = UInt16(f[3]), let p = UInt8(f[4]) else {

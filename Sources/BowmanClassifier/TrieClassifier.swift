@@ -1,0 +1,710 @@
+import BowmanCore
+
+/// The seed's multi-way tree, compiled to flat tables: one tree level per
+/// key byte, each node a row of next-node offsets indexed by the byte's
+/// class, identical subtrees merged (a DAG: a deterministic automaton over
+/// the packet's key bytes). A lookup is one dependent load per key byte and
+/// ends at a leaf that names the best rule, so its cost does not grow with
+/// the number of rules; rule sets that would make the automaton too large
+/// are split into several trees in priority order, searched in that order
+/// until one matches.
+///
+/// How a rule becomes tree paths: every byte a predicate reads is one *slot*
+/// of the key (header position, offset); a byte outside the packet or under
+/// a header that cannot be walked reads as the extra symbol 256 (which no
+/// predicate accepts, so the reference's bounds check holds); a rule also
+/// needs its last header walkable (one more slot, 1 or 0). Equalities under
+/// any mask are per-byte symbol sets; a range over n bytes is at most 2n-1
+/// products of per-byte ranges. Nodes are sets of live rule pieces; a node
+/// whose best live piece accepts anything in the remaining slots is a leaf.
+///
+/// Built on the management core from a `Classifier`; immutable afterwards.
+public struct TrieClassifier: Sendable {
+    /// Too many row entries in one tree: split the rules in two and retry.
+    public static let defaultTreeBudget = 1 << 22
+
+    @frozen public struct View: @unchecked Sendable {
+        /// Rule index (policy order) to demux id.
+        public let demux: UnsafeBufferPointer<Int>
+        public let positionParent: UnsafeBufferPointer<Int32>
+        public let lengthFixed: UnsafeBufferPointer<Int32>
+        public let lengthFieldOffset: UnsafeBufferPointer<Int32>
+        public let lengthFieldLength: UnsafeBufferPointer<Int32>
+        public let lengthMask: UnsafeBufferPointer<UInt64>
+        public let lengthShift: UnsafeBufferPointer<Int32>
+        public let lengthMultiplier: UnsafeBufferPointer<Int32>
+        /// Per slot: header position; byte offset in it, or -1 for "the header can be walked".
+        public let slotPosition: UnsafeBufferPointer<Int32>
+        public let slotOffset: UnsafeBufferPointer<Int32>
+        /// Slot indices, the `byteSlots` byte slots first.
+        public let slotOrder: UnsafeBufferPointer<Int32>
+        public let byteSlots: Int
+        /// Runs of byte slots at consecutive offsets of one header position.
+        public let runPosition: UnsafeBufferPointer<Int32>
+        public let runOffset: UnsafeBufferPointer<Int32>
+        public let runLength: UnsafeBufferPointer<Int32>
+        public let runSlot: UnsafeBufferPointer<Int32>
+        /// Nodes of all trees (see `TreeBuilder` for the encoding); a
+        /// reference < 0 is a leaf: ~rule index, or ~ruleCount for no match.
+        public let next: UnsafeBufferPointer<Int32>
+        public let treeRoot: UnsafeBufferPointer<Int32>
+        /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
+        /// checked before the walk: a slot and its symbol set (5 words).
+        public let commonStart: UnsafeBufferPointer<Int32>
+        public let commonSlot: UnsafeBufferPointer<Int32>
+        public let commonSet: UnsafeBufferPointer<UInt64>
+        public let slots: Int
+    }
+
+    final class Storage: @unchecked Sendable {
+        var frees: [() -> Void] = []
+        func own<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
+            _ = b.initialize(from: a)
+            frees.append { b.deallocate() }
+            return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(b)[0..<a.count])
+        }
+        deinit { for f in frees { f() } }
+    }
+
+    let storage: Storage
+    public let view: View
+    public var ruleCount: Int { view.demux.count }
+    public var treeCount: Int { view.treeRoot.count }
+    public var slotCount: Int { view.slots }
+    /// Rows of every tree (nodes that are not leaves).
+    public let nodeCount: Int
+    /// Nodes of each kind: ranges, dense.
+    public let nodeKinds: [Int]
+    /// Bytes of the row and class tables.
+    public var tableBytes: Int { view.next.count * 4 }
+
+    /// Nil when the rules cannot be compiled this way: more than 128 key
+    /// slots, or tables beyond 2^24 words (the caller keeps the bit-vector
+    /// `FlatClassifier`).
+    public init?(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+        let rules = c.rulesInPolicyOrder
+        let demux = rules.map(\.demuxID)
+        var layout = KeyLayout()
+        var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
+        // Slots in packet order: by header position, then offset (walkable first).
+        let order = layout.slots.indices.sorted { (layout.slots[$0].position, layout.slots[$0].offset) < (layout.slots[$1].position, layout.slots[$1].offset) }
+        var rank = [Int](repeating: 0, count: order.count)
+        for (i, s) in order.enumerated() { rank[s] = i }
+        layout.slots = order.map { layout.slots[$0] }
+        pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }
+        let slots = layout.slots.count
+        guard slots <= 128 else { return nil }
+        // Trees: rules split in priority order until each fits the budget.
+        var built: [TreeBuilder.Tree] = []
+        var pending: [Range<Int>] = [0..<rules.count]
+        while let range = pending.popLast() {
+            var b = TreeBuilder(slots: slots, sets: layout.sets, ruleCount: rules.count)
+            // Slots every piece tests alike are checked once, before the walk.
+            var common: [Int: Int32] = [:]
+            if let firstPiece = pieces[range].lazy.flatMap({ $0 }).first {
+                for (slot, set) in firstPiece where pieces[range].allSatisfy({ $0.allSatisfy { $0[slot] == set } }) { common[slot] = set }
+            }
+            for r in range { for p in pieces[r] { b.add(p.filter { common[$0.key] == nil }, rule: r) } }
+            if var t = b.build(budget: range.count > 1 ? treeBudget : .max) {
+                t.common = common.keys.sorted().map { ($0, layout.sets[Int(common[$0]!)]) }
+                built.append(t)
+            } else {
+                guard range.count > 1 else { return nil }
+                let mid = range.lowerBound + range.count / 2
+                pending.append(mid..<range.upperBound)
+                pending.append(range.lowerBound..<mid)
+            }
+        }
+        if built.isEmpty {
+            guard let t = TreeBuilder(slots: slots, sets: layout.sets, ruleCount: rules.count).build(budget: .max) else { return nil }
+            built.append(t)
+        }
+        built.sort { $0.firstRule < $1.firstRule }
+        var next: [Int32] = [], roots: [Int32] = []
+        var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
+        var nodes = 0
+        for t in built {
+            for (slot, set) in t.common {
+                commonSlot.append(Int32(slot))
+                commonSet += [set.w0, set.w1, set.w2, set.w3, set.w4]
+            }
+            commonStart.append(Int32(commonSlot.count))
+            next = next.count % 2 == 0 ? next : next + [0]
+            let base = Int32(next.count)
+            next += t.relocated(by: base)
+            roots.append(t.root >= 0 ? t.root + base << 7 : t.root)
+            nodes += t.nodes
+        }
+        guard next.count < 1 << 24 else { return nil }
+        nodeCount = nodes
+        nodeKinds = built.reduce([0, 0]) { a, t in zip(a, t.kinds).map { $0 + $1 } }
+        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
+        for p in layout.protos {
+            switch p.headerLength {
+            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0)
+            case .computed(let f, let mask, let shift, let mult):
+                lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
+            }
+        }
+        var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
+        for (i, sl) in layout.slots.enumerated() where sl.offset >= 0 {
+            if let last = runs.last, last.position == sl.position, last.offset + last.length == sl.offset, last.slot + last.length == Int32(i) {
+                runs[runs.count - 1].length += 1
+            } else {
+                runs.append((sl.position, sl.offset, 1, Int32(i)))
+            }
+        }
+        let st = Storage()
+        storage = st
+        view = View(demux: st.own(demux), positionParent: st.own(layout.parents), lengthFixed: st.own(lf),
+                    lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
+                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx),
+                    slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
+                    slotOrder: st.own(layout.slots.indices.filter { layout.slots[$0].offset >= 0 }.map(Int32.init)
+                                      + layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map(Int32.init)),
+                    byteSlots: layout.slots.filter { $0.offset >= 0 }.count,
+                    runPosition: st.own(runs.map(\.position)), runOffset: st.own(runs.map(\.offset)),
+                    runLength: st.own(runs.map(\.length)), runSlot: st.own(runs.map(\.slot)),
+                    next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
+                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: slots)
+    }
+
+    /// The demux id of the best matching rule, or `Classifier.noMatch`.
+    public func match(_ p: UnsafeRawBufferPointer) -> Int { view.match(p) }
+}
+
+extension Classifier {
+    /// The rules in the order the policy ranks them (best first).
+    public var rulesInPolicyOrder: [Rule] {
+        var rules = self.rules
+        switch policy {
+        case .mostPredicates:
+            rules.sort { ($0.filter.predicates.count, -$0.id.rawValue) > ($1.filter.predicates.count, -$1.id.rawValue) }
+        case .firstMatch:
+            rules.sort { ($0.priority, $0.id) < ($1.priority, $1.id) }
+        }
+        return rules
+    }
+}
+
+/// A set of key symbols: the 256 byte values and 256 ("absent").
+struct SymbolSet: Hashable {
+    var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0, w4: UInt64 = 0
+    static let absent = 256
+    static var all: SymbolSet { SymbolSet(w0: .max, w1: .max, w2: .max, w3: .max, w4: 1) }
+    static var bytes: SymbolSet { SymbolSet(w0: .max, w1: .max, w2: .max, w3: .max, w4: 0) }
+    func contains(_ s: Int) -> Bool {
+        let w: UInt64
+        switch s >> 6 { case 0: w = w0; case 1: w = w1; case 2: w = w2; case 3: w = w3; default: w = w4 }
+        return w >> UInt64(s & 63) & 1 != 0
+    }
+    mutating func insert(_ s: Int) {
+        let b: UInt64 = 1 << UInt64(s & 63)
+        switch s >> 6 { case 0: w0 |= b; case 1: w1 |= b; case 2: w2 |= b; case 3: w3 |= b; default: w4 |= b }
+    }
+    static func & (a: SymbolSet, b: SymbolSet) -> SymbolSet {
+        SymbolSet(w0: a.w0 & b.w0, w1: a.w1 & b.w1, w2: a.w2 & b.w2, w3: a.w3 & b.w3, w4: a.w4 & b.w4)
+    }
+    var isEmpty: Bool { (w0 | w1 | w2 | w3 | w4) == 0 }
+    static func range(_ lo: Int, _ hi: Int) -> SymbolSet {
+        var s = SymbolSet()
+        if lo <= hi { for v in lo...hi { s.insert(v) } }
+        return s
+    }
+    static func masked(value: UInt8, mask: UInt8) -> SymbolSet {
+        var s = SymbolSet()
+        for v in 0..<256 where UInt8(v) & mask == value { s.insert(v) }
+        return s
+    }
+}
+
+/// Slots of the key and the symbol sets rules place on them.
+struct KeyLayout {
+    /// Slot offsets below zero: the header can be walked (1 or 0); how many
+    /// bytes of the header are in the packet (at most `lengthCap`; 0 when
+    /// it cannot be walked).
+    static let walkableSlot: Int32 = -2, lengthSlot: Int32 = -1, lengthCap = 256
+    struct Slot: Hashable { var position: Int32; var offset: Int32 }
+    var parents: [Int32] = []
+    var protos: [ProtocolDefinition] = []
+    var child: [Int32: [String: Int32]] = [:]
+    var slots: [Slot] = []
+    var slotIndex: [Slot: Int] = [:]
+    /// Interned symbol sets; 0 is every symbol.
+    var sets: [SymbolSet] = [.all]
+    var setIndex: [SymbolSet: Int32] = [SymbolSet.all: 0]
+
+    mutating func position(_ headers: [ProtocolDefinition], upTo h: Int) -> Int32 {
+        var at: Int32 = -1
+        for i in 0...h {
+            if let c = child[at]?[headers[i].name] { at = c; continue }
+            let k = Int32(parents.count)
+            parents.append(at); protos.append(headers[i])
+            child[at, default: [:]][headers[i].name] = k
+            at = k
+        }
+        return at
+    }
+
+    mutating func slot(_ s: Slot) -> Int {
+        if let i = slotIndex[s] { return i }
+        slots.append(s); slotIndex[s] = slots.count - 1
+        return slots.count - 1
+    }
+
+    mutating func intern(_ s: SymbolSet) -> Int32 {
+        if let i = setIndex[s] { return i }
+        sets.append(s); setIndex[s] = Int32(sets.count - 1)
+        return Int32(sets.count - 1)
+    }
+
+    /// A piece: slot → symbol set (absent slots accept anything).
+    typealias Piece = [Int: SymbolSet]
+
+    /// The rule as a union of products of per-slot symbol sets, with set ids per slot.
+    mutating func pieces(_ f: Filter, rule: Int) -> [[Int: Int32]] {
+        var products: [Piece] = [[:]]
+        if !f.headers.isEmpty {
+            let end = position(f.headers, upTo: f.headers.count - 1)
+            let s = slot(Slot(position: end, offset: KeyLayout.walkableSlot))
+            products[0][s] = SymbolSet.range(1, 1)
+        }
+        for p in f.predicates {
+            let pos = position(f.headers, upTo: p.header)
+            let byteSlots = (0..<p.length).map { slot(Slot(position: pos, offset: Int32(p.offset + $0))) }
+            // Bounds: the field ends inside the packet. Within the first 256
+            // bytes of a header one length slot checks it, and bytes a
+            // predicate does not constrain accept anything (no node needed);
+            // further in, every byte of the field excludes "absent".
+            let needed = p.offset + p.length
+            let viaLength = needed <= KeyLayout.lengthCap
+            var lengthSet: SymbolSet? = nil
+            if viaLength {
+                lengthSet = SymbolSet.range(needed, KeyLayout.lengthCap)
+            }
+            func widen(_ x: SymbolSet) -> SymbolSet { viaLength && x == .bytes ? .all : x }
+            let alternatives: [[SymbolSet]]
+            switch p.test {
+            case .equal(let value, let mask):
+                alternatives = [(0..<p.length).map { i in
+                    widen(SymbolSet.masked(value: KeyLayout.byte(value, i, p.length), mask: KeyLayout.byte(mask, i, p.length)))
+                }]
+            case .range(let lo, let hi):
+                alternatives = KeyLayout.rangeProducts(lo: lo, hi: hi, length: p.length).map { $0.map(widen) }
+            }
+            var out: [Piece] = []
+            let lengthSlot = viaLength ? slot(Slot(position: pos, offset: KeyLayout.lengthSlot)) : -1
+            for base in products {
+                for alt in alternatives {
+                    var q = base
+                    var empty = false
+                    if let l = lengthSet { q[lengthSlot] = (q[lengthSlot] ?? .all) & l }
+                    for (i, s) in byteSlots.enumerated() {
+                        let v = (q[s] ?? .all) & alt[i]
+                        if v.isEmpty { empty = true; break }
+                        q[s] = v
+                    }
+                    if !empty { out.append(q) }
+                }
+            }
+            products = out
+        }
+        return products.map { q in q.mapValues { intern($0) } }
+    }
+
+    static func byte(_ v: FieldValue, _ i: Int, _ length: Int) -> UInt8 {
+        let shift = 8 * (length - 1 - i)   // byte i from the most significant end
+        return shift >= 64 ? UInt8(truncatingIfNeeded: v.high >> UInt64(shift - 64)) : UInt8(truncatingIfNeeded: v.low >> UInt64(shift))
+    }
+
+    /// [lo, hi] over `length` big-endian bytes as products of per-byte ranges.
+    static func rangeProducts(lo: UInt64, hi: UInt64, length: Int) -> [[SymbolSet]] {
+        func b(_ v: UInt64, _ i: Int) -> Int { Int(truncatingIfNeeded: v >> UInt64(8 * (length - 1 - i))) & 0xFF }
+        // lo's bytes from i on all zero / hi's all 0xFF.
+        func minFrom(_ v: UInt64, _ i: Int) -> Bool { (i..<length).allSatisfy { b(v, $0) == 0 } }
+        func maxFrom(_ v: UInt64, _ i: Int) -> Bool { (i..<length).allSatisfy { b(v, $0) == 0xFF } }
+        let bytes = SymbolSet.bytes
+        func go(_ i: Int, _ lo: UInt64, _ hi: UInt64, loTight: Bool, hiTight: Bool) -> [[SymbolSet]] {
+            // Suffixes from byte i: lo's bytes bind while loTight, hi's while hiTight.
+            if i == length { return [[]] }
+            let l = loTight ? b(lo, i) : 0, h = hiTight ? b(hi, i) : 0xFF
+            let loMin = !loTight || minFrom(lo, i + 1), hiMax = !hiTight || maxFrom(hi, i + 1)
+            if l == h { return go(i + 1, lo, hi, loTight: loTight, hiTight: hiTight).map { [SymbolSet.range(l, l)] + $0 } }
+            if loMin && hiMax { return [[SymbolSet.range(l, h)] + Array(repeating: bytes, count: length - i - 1)] }
+            var out: [[SymbolSet]] = []
+            var midLo = l, midHi = h
+            if !loMin { out += go(i + 1, lo, hi, loTight: true, hiTight: false).map { [SymbolSet.range(l, l)] + $0 }; midLo = l + 1 }
+            if !hiMax { midHi = h - 1 }
+            if midLo <= midHi { out.append([SymbolSet.range(midLo, midHi)] + Array(repeating: bytes, count: length - i - 1)) }
+            if !hiMax { out += go(i + 1, lo, hi, loTight: false, hiTight: true).map { [SymbolSet.range(h, h)] + $0 } }
+            return out
+        }
+        return go(0, lo, hi, loTight: true, hiTight: true)
+    }
+}
+
+/// Builds one tree (automaton) over a subset of the rules.
+/// Builds one tree (automaton) over a subset of the rules.
+///
+/// Node encoding in the row array (`Int32` words): a reference `s < 0` is a
+/// leaf (`~rule`); otherwise `(s >> 7) & ~1` is the word offset of the
+/// node (always even), `(s >> 1) & 127` the key slot it tests (nodes where every symbol leads to
+/// the same place are left out, so a path skips slots) and `s & 1` its kind:
+/// - 0, *ranges*: two `UInt64` of four 16-bit run starts each (unused:
+///   0x7FFF), then the targets of the runs (up to 9); the run a symbol
+///   falls in is the number of starts ≤ it, counted without branches.
+/// - 1, *dense*: 257 targets indexed by the symbol.
+struct TreeBuilder {
+    struct Tree {
+        var next: [Int32]
+        var root: Int32
+        var nodes: Int
+        var firstRule: Int
+        var kinds: [Int]
+        var common: [(Int, SymbolSet)] = []
+        /// Which words of `next` are node references (the rest are packed run starts).
+        var isTarget: [Bool]
+        func relocated(by base: Int32) -> [Int32] {
+            var out = next
+            for i in out.indices where isTarget[i] && out[i] >= 0 { out[i] += base << 7 }   // base is even
+            return out
+        }
+    }
+    let slots: Int
+    let sets: [SymbolSet]
+    let ruleCount: Int
+    /// Pieces, flattened: set id per slot.
+    var pieceSets: [Int32] = []
+    var pieceRule: [Int32] = []
+
+    init(slots: Int, sets: [SymbolSet], ruleCount: Int) {
+        self.slots = slots; self.sets = sets; self.ruleCount = ruleCount
+    }
+
+    mutating func add(_ piece: [Int: Int32], rule: Int) {
+        for s in 0..<slots { pieceSets.append(piece[s] ?? 0) }
+        pieceRule.append(Int32(rule))
+    }
+
+    struct NodeKey: Hashable { var depth: Int32; var live: [Int32] }
+    /// A node before layout: run starts (after 0) and child node indices (or leaves).
+    struct Node { var depth: Int; var starts: [Int]; var children: [Int32] }
+
+    static let rangeStarts = 8, unusedStart: UInt64 = 0x7FFF
+
+    func build(budget: Int) -> Tree? {
+        let pieces = pieceRule.count
+        // From which slot on a piece accepts anything.
+        var wildFrom = [Int](repeating: 0, count: pieces)
+        for p in 0..<pieces {
+            var d = slots
+            while d > 0 && pieceSets[p * slots + d - 1] == 0 { d -= 1 }
+            wildFrom[p] = d
+        }
+        // Suffix ids: equal ids ⇔ equal sets from slot d on (for duplicate removal).
+        var suffix = [Int32](repeating: 0, count: pieces * (slots + 1))
+        do {
+            var ids: [Int64: Int32] = [:]
+            for d in stride(from: slots - 1, through: 0, by: -1) {
+                for p in 0..<pieces {
+                    let k = Int64(pieceSets[p * slots + d]) << 32 | Int64(suffix[p * (slots + 1) + d + 1])
+                    let id: Int32
+                    if let i = ids[k] { id = i } else { id = Int32(ids.count + 1); ids[k] = id }
+                    suffix[p * (slots + 1) + d] = id
+                }
+            }
+        }
+        // Run boundaries of every set: the symbols where membership changes.
+        let setBounds: [[Int]] = sets.map { s in (1...256).filter { s.contains($0) != s.contains($0 - 1) } }
+
+        let noMatch = ~Int32(ruleCount)
+        var memo: [NodeKey: Int32] = [:]
+        var nodes: [Node] = []
+        var work: [(Int32, NodeKey)] = []
+        var words = 0
+        var overBudget = false
+        func node(_ depth: Int, _ live: [Int32]) -> Int32 {
+            guard let first = live.first else { return noMatch }
+            if wildFrom[Int(first)] <= depth || depth == slots { return ~pieceRule[Int(first)] }
+            let key = NodeKey(depth: Int32(depth), live: live)
+            if let id = memo[key] { return id }
+            let id = Int32(nodes.count)
+            nodes.append(Node(depth: depth, starts: [], children: []))
+            memo[key] = id
+            work.append((id, key))
+            return id
+        }
+        var scratch: [[Int32]] = []
+        var seen = Set<Int32>()
+        let root = node(0, Array(0..<Int32(pieces)))
+        while let (id, key) = work.popLast() {
+            let d = Int(key.depth)
+            // Elementary intervals: every boundary of every set live here.
+            var distinct: [Int32] = []
+            var have = Set<Int32>()
+            for p in key.live {
+                let s = pieceSets[Int(p) * slots + d]
+                if have.insert(s).inserted { distinct.append(s) }
+            }
+            var cut = Set<Int>([0])
+            for s in distinct { cut.formUnion(setBounds[Int(s)]) }
+            let starts = cut.sorted()
+            // Which intervals each distinct set holds.
+            var holds: [Int32: [Int]] = [:]
+            for s in distinct { let set = sets[Int(s)]; holds[s] = starts.indices.filter { set.contains(starts[$0]) } }
+            if scratch.count < starts.count { scratch += Array(repeating: [], count: starts.count - scratch.count) }
+            for i in 0..<starts.count { scratch[i].removeAll(keepingCapacity: true) }
+            for p in key.live {
+                for i in holds[pieceSets[Int(p) * slots + d]]! { scratch[i].append(p) }
+            }
+            var runStarts: [Int] = [], children: [Int32] = []
+            for i in 0..<starts.count {
+                // Duplicates of a better piece's remaining sets go; so does everything after a piece that accepts anything.
+                var live: [Int32] = []
+                seen.removeAll(keepingCapacity: true)
+                for p in scratch[i] {
+                    if seen.insert(suffix[Int(p) * (slots + 1) + d + 1]).inserted { live.append(p) }
+                    if wildFrom[Int(p)] <= d + 1 { break }
+                }
+                let child = node(d + 1, live)
+                if children.last == child { continue }
+                if !children.isEmpty { runStarts.append(starts[i]) }
+                children.append(child)
+            }
+            nodes[Int(id)] = Node(depth: d, starts: runStarts, children: children)
+            words += runStarts.count <= TreeBuilder.rangeStarts ? 5 + children.count : 257
+            if words > budget { overBudget = true; break }
+        }
+        if overBudget { return nil }
+        // Nodes where every symbol leads to one place are skipped over.
+        func resolve(_ c: Int32) -> Int32 {
+            var c = c
+            while c >= 0 && nodes[Int(c)].children.count == 1 { c = nodes[Int(c)].children[0] }
+            return c
+        }
+        // Layout: offsets (even, so the 64-bit words are aligned), then rows.
+        var kinds = [0, 0]
+        var offset = [Int32](repeating: -1, count: nodes.count)
+        var ref = [Int32](repeating: 0, count: nodes.count)
+        var total = 0
+        for (i, n) in nodes.enumerated() where n.children.count > 1 {
+            total = (total + 1) & ~1
+            offset[i] = Int32(total)
+            let dense = n.starts.count > TreeBuilder.rangeStarts
+            total += dense ? 257 : 4 + n.children.count
+            guard total < 1 << 24 else { return nil }
+            ref[i] = offset[i] << 7 | Int32(n.depth) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
+            kinds[dense ? 1 : 0] += 1
+        }
+        var next = [Int32](repeating: 0, count: total + 257)
+        var isTarget = [Bool](repeating: false, count: next.count)
+        func target(_ c: Int32) -> Int32 { let r = resolve(c); return r < 0 ? r : ref[Int(r)] }
+        for (i, n) in nodes.enumerated() where offset[i] >= 0 {
+            let o = Int(offset[i])
+            if ref[i] & 1 == 0 {
+                for half in 0..<2 {
+                    var v: UInt64 = 0
+                    for k in 0..<4 {
+                        let j = half * 4 + k
+                        v |= (j < n.starts.count ? UInt64(n.starts[j]) : TreeBuilder.unusedStart) << UInt64(16 * k)
+                    }
+                    next[o + 2 * half] = Int32(bitPattern: UInt32(truncatingIfNeeded: v))
+                    next[o + 2 * half + 1] = Int32(bitPattern: UInt32(truncatingIfNeeded: v >> 32))
+                }
+                for (k, c) in n.children.enumerated() { next[o + 4 + k] = target(c); isTarget[o + 4 + k] = true }
+            } else {
+                var run = 0
+                for sym in 0..<257 {
+                    while run < n.starts.count && n.starts[run] <= sym { run += 1 }
+                    next[o + sym] = target(n.children[run]); isTarget[o + sym] = true
+                }
+            }
+        }
+        let nodeCount = kinds[0] + kinds[1]
+        return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), kinds: kinds, isTarget: isTarget)
+    }
+}
+
+extension TrieClassifier.View {
+    /// Lanes a burst is walked with, interleaved so their loads overlap.
+    public static var lanes: Int { 8 }
+
+    /// A key symbol as the step consumes it: the symbol in each 16-bit
+    /// lane with the lane's top bit set (see `step`).
+    @inlinable @inline(__always)
+    static func wide(_ sym: Int) -> UInt64 { UInt64(truncatingIfNeeded: sym) &* 0x0001_0001_0001_0001 | 0x8000_8000_8000_8000 }
+
+    /// The demux id of the best matching rule, or -1.
+    @inlinable
+    public func match(_ p: UnsafeRawBufferPointer) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + slots) { tmp -> Int in
+            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
+            symbols(p, scratch, key)
+            let r = walk(key)
+            return r < 0 ? -1 : demux[r]
+        }
+    }
+
+    /// Demux ids of a burst of packets (`results[i]` for `packets[i]`):
+    /// eight packets walk the trees together, so the dependent loads of one
+    /// overlap with the others'.
+    @inlinable
+    public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
+        let positions = positionParent.count, slots = self.slots
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 8 * slots + positions) { tmp in
+            let keys = tmp.baseAddress.unsafelyUnwrapped, scratch = keys + 8 * slots
+            var first = 0
+            while first < packets.count {
+                let n = min(8, packets.count - first)
+                for l in 0..<8 { symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+                let r = walk8(keys)
+                withUnsafeBytes(of: r) { rs in
+                    for l in 0..<n {
+                        let leaf = Int(~rs.load(fromByteOffset: 4 * l, as: Int32.self))
+                        results[first + l] = leaf < demux.count ? demux[leaf] : -1
+                    }
+                }
+                first += n
+            }
+        }
+    }
+
+    /// The key of packet `p`, one wide symbol per slot (`scratch`: one word per header position).
+    @inlinable @inline(__always)
+    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt64>) {
+        let positions = positionParent.count
+        // Each position's start (low 32 bits) and end (high), -1 when it cannot be walked.
+        let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
+        for k in 0..<positions {
+            let par = Int(positionParent[k])
+            let start = par < 0 ? 0 : Int(spans[2 * par + 1])
+            spans[2 * k] = Int32(truncatingIfNeeded: start)
+            spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headerEnd(k, p, start))
+        }
+        let count = p.count
+        // Runs of consecutive bytes of one header: one bounds check each.
+        let bytes = p.baseAddress
+        for r in 0..<runPosition.count {
+            let b = Int(spans[2 * Int(runPosition[r])]), at = b + Int(runOffset[r]), n = Int(runLength[r])
+            let k = key + Int(runSlot[r])
+            if b >= 0 && at + n <= count, let bytes {
+                for j in 0..<n { k[j] = Self.wide(Int(bytes.load(fromByteOffset: at + j, as: UInt8.self))) }
+            } else {
+                for j in 0..<n { k[j] = Self.wide(b >= 0 && at + j < count && bytes != nil ? Int(bytes.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256) }
+            }
+        }
+        for i in byteSlots..<slots {
+            let s = Int(slotOrder[i]), pos = Int(slotPosition[s]), b = Int(spans[2 * pos])
+            let sym = slotOffset[s] == -1 /* length */ ? (b < 0 ? 0 : max(0, min(count - b, 256))) : (spans[2 * pos + 1] >= 0 ? 1 : 0)
+            key[s] = Self.wide(sym)
+        }
+    }
+
+    /// One step from node `s` (≥ 0) on the key, with no branch on the kind:
+    /// a ranges node's run is the count of its starts ≤ the symbol (the
+    /// lanes of `wide - starts` whose top bit survives, summed by one
+    /// multiply); a dense node is indexed by the symbol.
+    @inlinable @inline(__always)
+    func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt64>) -> Int32 {
+        let rows = next.baseAddress.unsafelyUnwrapped
+        let o = Int((s >> 7) & ~1)
+        let wide = key[Int(s >> 1) & 127]
+        let high: UInt64 = 0x8000_8000_8000_8000
+        let b0 = UnsafeRawPointer(rows + o).load(as: UInt64.self), b1 = UnsafeRawPointer(rows + o + 2).load(as: UInt64.self)
+        let lanes = ((wide &- b0) & high) >> 15 &+ ((wide &- b1) & high) >> 15
+        let run = Int((lanes &* 0x0001_0001_0001_0001) >> 48)
+        let sym = Int(wide & 0x1FF)
+        return rows[s & 1 != 0 ? o + sym : o + 4 + run]
+    }
+
+    /// The best rule for one key: trees in priority order, the first leaf
+    /// naming a rule wins. -1 for none.
+    @inlinable @inline(__always)
+    func walk(_ key: UnsafeMutablePointer<UInt64>) -> Int {
+        for t in 0..<treeRoot.count {
+            guard holdsCommon(t, key) else { continue }
+            var s = treeRoot[t]
+            while s >= 0 { s = step(s, key) }
+            let r = Int(~s)
+            if r < demux.count { return r }
+        }
+        return -1
+    }
+
+    /// Eight lanes of leaves (~rule or ~ruleCount).
+    public typealias Leaves = (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32)
+
+    /// `walk` for eight keys at once, the lanes in registers: every lane
+    /// steps until all are at leaves; a lane already at a leaf steps from
+    /// node 0 and keeps its leaf, so the loop has no branch per lane.
+    @inlinable @inline(__always)
+    func walk8(_ keys: UnsafeMutablePointer<UInt64>) -> Leaves {
+        let none = ~Int32(demux.count), slots = self.slots
+        let k0 = keys, k1 = k0 + slots, k2 = k1 + slots, k3 = k2 + slots, k4 = k3 + slots, k5 = k4 + slots, k6 = k5 + slots, k7 = k6 + slots
+        var s0 = none, s1 = none, s2 = none, s3 = none, s4 = none, s5 = none, s6 = none, s7 = none
+        @inline(__always) func advance(_ s: inout Int32, _ k: UnsafeMutablePointer<UInt64>) -> Int32 {
+            let v = step(s & ~(s >> 31), k)
+            s = s < 0 ? s : v
+            return s
+        }
+        // 1: still waiting for a rule; 2: entered the tree.
+        @inline(__always) func enter(_ s: inout Int32, _ k: UnsafeMutablePointer<UInt64>, _ t: Int, _ root: Int32) -> Int {
+            guard s == none else { return 0 }
+            if holdsCommon(t, k) { s = root; return 3 }
+            return 1
+        }
+        for t in 0..<treeRoot.count {
+            let root = treeRoot[t]
+            // Lanes without a rule yet enter this tree if its common tests hold.
+            let entered = enter(&s0, k0, t, root) | enter(&s1, k1, t, root) | enter(&s2, k2, t, root) | enter(&s3, k3, t, root)
+                | enter(&s4, k4, t, root) | enter(&s5, k5, t, root) | enter(&s6, k6, t, root) | enter(&s7, k7, t, root)
+            if entered == 0 { break }   // every lane has its rule
+            if entered == 1 { continue }   // none holds this tree's common tests
+            while true {
+                let all = advance(&s0, k0) & advance(&s1, k1) & advance(&s2, k2) & advance(&s3, k3)
+                    & advance(&s4, k4) & advance(&s5, k5) & advance(&s6, k6) & advance(&s7, k7)
+                if all < 0 { break }
+            }
+        }
+        return (s0, s1, s2, s3, s4, s5, s6, s7)
+    }
+
+    /// Nodes a lookup of `p` visits (for the benchmark's report).
+    public func nodesVisited(_ p: UnsafeRawBufferPointer) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + slots) { tmp -> Int in
+            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
+            symbols(p, scratch, key)
+            var visited = 0
+            for t in 0..<treeRoot.count {
+                guard holdsCommon(t, key) else { continue }
+                var s = treeRoot[t]
+                while s >= 0 { s = step(s, key); visited += 1 }
+                if Int(~s) < demux.count { break }
+            }
+            return visited
+        }
+    }
+
+    /// The key holds tree t's common slot tests.
+    @inlinable @inline(__always)
+    func holdsCommon(_ t: Int, _ key: UnsafeMutablePointer<UInt64>) -> Bool {
+        var ok: UInt64 = 1
+        for i in Int(commonStart[t])..<Int(commonStart[t + 1]) {
+            let sym = Int(key[Int(commonSlot[i])] & 0x1FF)
+            ok &= commonSet[i * 5 + sym >> 6] >> UInt64(sym & 63)
+        }
+        return ok & 1 != 0
+    }
+
+    @inlinable @inline(__always)
+    func headerEnd(_ k: Int, _ p: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        let fixed = Int(lengthFixed[k])
+        if fixed > 0 { return start + fixed }
+        let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
+        guard at + len <= p.count else { return -1 }
+        let v = (FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) >> UInt64(lengthShift[k])
+        let n = Int(v) * Int(lengthMultiplier[k])
+        return n > 0 ? n + start : -1
+    }
+}

@@ -1,0 +1,198 @@
+import BowmanClassifier
+import BowmanCore
+import BowmanPacket
+import BowmanTestSupport
+import Foundation
+import Testing
+
+/// The compiled tree agrees with the reference: one packet at a time and in
+/// bursts (eight lanes walking together), on random rule sets under both
+/// policies, IPv6 rules (16-byte fields, headers beyond the 256-byte length
+/// slot), truncated and empty packets, forced splits into many trees, and
+/// the ClassBench sets.
+func expectTrieAgrees(_ c: Classifier, _ trie: TrieClassifier, _ packets: [[UInt8]], _ context: @autoclosure () -> String,
+                      sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Bool {
+    let expected = packets.map { p in p.withUnsafeBytes { c.match($0) } }
+    for (i, p) in packets.enumerated() {
+        let single = p.withUnsafeBytes { trie.match($0) }
+        if single != expected[i] {
+            Issue.record("\(context()): packet \(i) (\(p.count) bytes): reference \(expected[i]), trie \(single)", sourceLocation: sourceLocation)
+            return false
+        }
+    }
+    // Bursts of every length up to 64, so partial lane groups are covered.
+    var start = 0, size = 1
+    let views = packets.map { p -> UnsafeRawBufferPointer in
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 1)
+        b.copyMemory(from: UnsafeRawBufferPointer(start: p, count: p.count))
+        return UnsafeRawBufferPointer(b)
+    }
+    defer { for v in views { v.deallocate() } }
+    var out = [Int](repeating: -2, count: 64)
+    while start < packets.count {
+        let n = min(size, packets.count - start)
+        views.withUnsafeBufferPointer { all in
+            out.withUnsafeMutableBufferPointer { trie.view.match(burst: UnsafeBufferPointer(rebasing: all[start..<(start + n)]), into: $0.baseAddress!) }
+        }
+        for k in 0..<n where out[k] != expected[start + k] {
+            Issue.record("\(context()): burst of \(n), packet \(start + k): reference \(expected[start + k]), trie \(out[k])", sourceLocation: sourceLocation)
+            return false
+        }
+        start += n
+        size = size % 64 + 1
+    }
+    return true
+}
+
+/// The tree for `c`, or a failed test naming the rule count (not the whole classifier).
+func compiled(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> TrieClassifier {
+    guard let t = TrieClassifier(c, treeBudget: treeBudget) else {
+        Issue.record("\(c.rules.count) rules did not compile to a tree", sourceLocation: sourceLocation)
+        throw ClassifierError("not compiled")
+    }
+    return t
+}
+
+/// Random IPv6 filters and packets: prefixes on 16-byte addresses, next
+/// header, UDP/TCP port ranges and exact ports, traffic-class masks.
+struct RandomRules6 {
+    var rng: SeededRandom
+    let nets: [IPv6Address]
+    init(seed: UInt64) {
+        rng = SeededRandom(seed: seed)
+        var r = SeededRandom(seed: seed ^ 0x6666)
+        nets = (0..<6).map { _ in IPv6Address(high: 0xFD00_0000_0000_0000 | UInt64.random(in: 0...0xFFFF_FFFF, using: &r) << 16, low: UInt64.random(in: 0...UInt64.max, using: &r)) }
+    }
+    mutating func filter() -> String {
+        var ip = ""
+        if Bool.random(using: &rng) { ip += " (src = \(nets.randomElement(using: &rng)!)/\(Int.random(in: 0...128, using: &rng)))" }
+        if Bool.random(using: &rng) { ip += " (dst = \(nets.randomElement(using: &rng)!)/\(Int.random(in: 16...128, using: &rng)))" }
+        if Int.random(in: 0..<4, using: &rng) == 0 { ip += " (vtcfl & 0x0ff00000 = 0x\(String(UInt32.random(in: 0...3, using: &rng) << 20, radix: 16)))" }
+        var l4 = ""
+        switch Int.random(in: 0..<3, using: &rng) {
+        case 0: break
+        case 1:
+            ip += " (proto = IPPROTO_UDP)"
+            let lo = UInt16.random(in: 0...60000, using: &rng)
+            l4 = " | udp (dport in \(lo)..\(lo &+ UInt16.random(in: 0...(65535 - lo), using: &rng)))"
+        default:
+            ip += " (proto = IPPROTO_TCP)"
+            l4 = " | tcp (sport = \(UInt16.random(in: 1000...1003, using: &rng)))"
+        }
+        return "[ ethernet (proto = ETHERTYPE_IPV6) | ipv6\(ip)\(l4) | * ]"
+    }
+    mutating func packet() -> [UInt8] {
+        func near(_ a: IPv6Address) -> IPv6Address {
+            IPv6Address(high: a.high ^ (Bool.random(using: &rng) ? 0 : UInt64.random(in: 0...0xFF, using: &rng)),
+                        low: a.low ^ UInt64.random(in: 0...0xFFFF, using: &rng))
+        }
+        var v6 = FrameSpec.IPv6Spec(source: near(nets.randomElement(using: &rng)!), destination: near(nets.randomElement(using: &rng)!))
+        v6.trafficClass = UInt8.random(in: 0...3, using: &rng) << 4
+        let t: FrameSpec.Transport = switch Int.random(in: 0..<3, using: &rng) {
+        case 0: .udp(source: 1, destination: UInt16.random(in: 0...65535, using: &rng))
+        case 1: .tcp(source: UInt16.random(in: 999...1004, using: &rng), destination: 80, sequence: 0, acknowledgment: 0, flags: 0x10, window: 1)
+        default: .echo(identifier: 1, sequence: 1, reply: false)
+        }
+        var f = try! PacketBuilder.bytes(FrameSpec(network: .ipv6(v6), transport: t))
+        if Int.random(in: 0..<10, using: &rng) == 0 { f = Array(f[0..<Int.random(in: 0..<f.count, using: &rng)]) }
+        return f
+    }
+}
+
+@Suite struct TrieClassifierTests {
+    @Test(arguments: [MatchPolicy.mostPredicates, .firstMatch])
+    func randomRuleSetsAgree(_ policy: MatchPolicy) throws {
+        var checks = 0
+        for seed in 0..<40 {
+            var gen = RandomRules(seed: UInt64(seed) &* 104_729 &+ (policy == .firstMatch ? 1 : 0))
+            var c = Classifier(policy: policy)
+            for i in 0..<Int.random(in: 1...120, using: &gen.rng) {
+                try c.addFilter(gen.filter(), demuxID: i, priority: Int.random(in: 0...50, using: &gen.rng))
+            }
+            let trie = try compiled(c)
+            let packets = (0..<1500).map { _ in gen.packet() }
+            guard expectTrieAgrees(c, trie, packets, "seed \(seed)") else { return }
+            checks += packets.count
+        }
+        #expect(checks == 60_000)
+    }
+
+    /// A tiny budget splits the rules into many trees; lookups walk them in
+    /// priority order and still agree.
+    @Test func manyTreesAgree() throws {
+        for seed in 0..<6 {
+            var gen = RandomRules(seed: 5000 + UInt64(seed))
+            var c = Classifier(policy: .firstMatch)
+            for i in 0..<150 { try c.addFilter(gen.filter(), demuxID: i) }
+            let trie = try compiled(c, treeBudget: 400)
+            #expect(trie.treeCount > 3)
+            guard expectTrieAgrees(c, trie, (0..<2000).map { _ in gen.packet() }, "seed \(seed), \(trie.treeCount) trees") else { return }
+        }
+    }
+
+    @Test(arguments: [MatchPolicy.mostPredicates, .firstMatch])
+    func ipv6RuleSetsAgree(_ policy: MatchPolicy) throws {
+        for seed in 0..<12 {
+            var gen = RandomRules6(seed: UInt64(seed) + 77)
+            var c = Classifier(policy: policy)
+            for i in 0..<Int.random(in: 1...60, using: &gen.rng) { try c.addFilter(gen.filter(), demuxID: i) }
+            let trie = try compiled(c)
+            guard expectTrieAgrees(c, trie, (0..<1500).map { _ in gen.packet() }, "seed \(seed)") else { return }
+        }
+    }
+
+    /// Mixed IPv4 and IPv6 rules in one classifier, with ARP and VLAN
+    /// headers and packets of every kind (and cut short at every length).
+    @Test func mixedFamiliesAndTruncationsAgree() throws {
+        var g4 = RandomRules(seed: 31), g6 = RandomRules6(seed: 32)
+        var c = Classifier()
+        for i in 0..<60 { try c.addFilter(i % 2 == 0 ? g4.filter() : g6.filter(), demuxID: i) }
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_ARP) | arp (op = 1) | * ]", demuxID: 100)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_VLAN) | vlan (vid & 0x0fff = 7) | * ]", demuxID: 101)
+        try c.addFilter("[ ethernet | * ]", demuxID: 102)
+        let trie = try compiled(c)
+        var packets: [[UInt8]] = []
+        for _ in 0..<200 { packets.append(g4.packet()); packets.append(g6.packet()) }
+        let full = packets.prefix(40)
+        for p in full { for n in stride(from: 0, to: p.count, by: 3) { packets.append(Array(p[0..<n])) } }
+        packets.append([])
+        _ = expectTrieAgrees(c, trie, packets, "mixed")
+    }
+
+    @Test func edgeCases() throws {
+        // No rules: nothing matches, not even an empty packet.
+        let empty = try compiled(Classifier())
+        #expect([UInt8]().withUnsafeBytes { empty.match($0) } == -1)
+        // "[ * ]" matches everything, including an empty packet.
+        var c = Classifier()
+        try c.addFilter("[ * ]", demuxID: 4)
+        let all = try compiled(c)
+        #expect([UInt8]().withUnsafeBytes { all.match($0) } == 4)
+        #expect([UInt8](repeating: 0, count: 60).withUnsafeBytes { all.match($0) } == 4)
+        // The seed's two-rule example.
+        var s = Classifier()
+        try s.addFilter("[ ethernet (proto = ETHERTYPE_IP) | * ]", demuxID: 0)
+        try s.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_UDP) | udp (sport = 124) | * ]", demuxID: 1)
+        let seed = try compiled(s)
+        let udp124 = try PacketBuilder.bytes(FrameSpec(network: .ipv4(.init(source: IPv4Address(rawValue: 0xC612_0001), destination: IPv4Address(rawValue: 0xC612_0002))),
+                                                       transport: .udp(source: 124, destination: 9)))
+        let udp125 = try PacketBuilder.bytes(FrameSpec(network: .ipv4(.init(source: IPv4Address(rawValue: 0xC612_0001), destination: IPv4Address(rawValue: 0xC612_0002))),
+                                                       transport: .udp(source: 125, destination: 9)))
+        #expect(udp124.withUnsafeBytes { seed.match($0) } == 1)
+        #expect(udp125.withUnsafeBytes { seed.match($0) } == 0)
+    }
+
+    static let sets = FlatClassifierTests.sets.filter { $0.hasSuffix("_1k") } + ["acl1_10k", "acl5_10k"]
+
+    /// ClassBench sets: headers built inside random rules, tree == reference.
+    @Test(arguments: sets)
+    func classBenchSetsAgree(_ name: String) throws {
+        let text = try String(contentsOfFile: TestData.path("classbench/\(name)"), encoding: .utf8)
+        let rules = try ClassBench.parseRules(text)
+        let c = try ClassBench.classifier(rules)
+        let trie = try compiled(c)
+        var rng = SeededRandom(seed: UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
+        let packets = (0..<300).map { _ in ClassBench.header(inside: rules.randomElement(using: &rng)!, using: &rng).frame() }
+        _ = expectTrieAgrees(c, trie, packets, name)
+    }
+}
