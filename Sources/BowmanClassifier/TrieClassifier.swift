@@ -22,6 +22,7 @@ import BowmanCore
 public struct TrieClassifier: Sendable {
     /// Too many row entries in one tree: split the rules in two and retry.
     public static let defaultTreeBudget = 1 << 22
+    nonisolated(unsafe) public static var experimentOrder = 0
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
@@ -88,7 +89,15 @@ public struct TrieClassifier: Sendable {
         var layout = KeyLayout()
         var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
         // Slots in packet order: by header position, then offset (walkable first).
-        let order = layout.slots.indices.sorted { (layout.slots[$0].position, layout.slots[$0].offset) < (layout.slots[$1].position, layout.slots[$1].offset) }
+        func orderKey(_ i: Int) -> (Int, Int, Int) {
+            let sl = layout.slots[i]
+            switch TrieClassifier.experimentOrder {
+            case 1: return (-Int(sl.position), sl.offset < 0 ? -1000 : -Int(sl.offset / 4), Int(sl.offset))
+            case 2: return (Int(sl.position), sl.offset < 0 ? -1000 : -Int(sl.offset / 4), Int(sl.offset))
+            default: return (Int(sl.position), 0, Int(sl.offset))
+            }
+        }
+        let order = layout.slots.indices.sorted { orderKey($0) < orderKey($1) }
         var rank = [Int](repeating: 0, count: order.count)
         for (i, s) in order.enumerated() { rank[s] = i }
         layout.slots = order.map { layout.slots[$0] }
@@ -121,7 +130,8 @@ public struct TrieClassifier: Sendable {
             built.append(t)
         }
         built.sort { $0.firstRule < $1.firstRule }
-        var next: [Int32] = [], roots: [Int32] = []
+        // Word 0: the leaf "no rule" (what a lane that skips a tree holds).
+        var next: [Int32] = [0x7FFF_7FFF, 0x7FFF_7FFF, 0x7FFF_7FFF, 0x7FFF_7FFF, Int32.min, Int32(rules.count)], roots: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
         var nodes = 0
         for t in built {
@@ -133,7 +143,7 @@ public struct TrieClassifier: Sendable {
             next = next.count % 2 == 0 ? next : next + [0]
             let base = Int32(next.count)
             next += t.relocated(by: base)
-            roots.append(t.root >= 0 ? t.root + base << 7 : t.root)
+            roots.append(t.root &+ base << 7)
             nodes += t.nodes
         }
         guard next.count < 1 << 24 else { return nil }
@@ -367,7 +377,7 @@ struct TreeBuilder {
         var isTarget: [Bool]
         func relocated(by base: Int32) -> [Int32] {
             var out = next
-            for i in out.indices where isTarget[i] && out[i] >= 0 { out[i] += base << 7 }   // base is even
+            for i in out.indices where isTarget[i] { out[i] &+= base << 7 }   // base is even; a leaf keeps its sign bit
             return out
         }
     }
@@ -497,9 +507,32 @@ struct TreeBuilder {
             ref[i] = offset[i] << 7 | Int32(n.depth) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
             kinds[dense ? 1 : 0] += 1
         }
+        // Leaves: absorbing nodes (no starts, the one target is the leaf
+        // itself) holding the rule index in their sixth word; references
+        // to them carry the sign bit.
+        var leafRef: [Int32: Int32] = [:]
+        var leafOffsets: [(Int, Int32)] = []
+        func leaf(_ value: Int32) -> Int32 {
+            if let r = leafRef[value] { return r }
+            total = (total + 1) & ~1
+            let r = Int32.min | Int32(total) << 7
+            leafRef[value] = r
+            leafOffsets.append((total, ~value))
+            total += 6
+            return r
+        }
+        for n in nodes where n.children.count > 1 { for c in n.children { let r = resolve(c); if r < 0 { _ = leaf(r) } } }
+        let rootTarget = resolve(root)
+        if rootTarget < 0 { _ = leaf(rootTarget) }
+        guard total + 257 < 1 << 24 else { return nil }
         var next = [Int32](repeating: 0, count: total + 257)
         var isTarget = [Bool](repeating: false, count: next.count)
-        func target(_ c: Int32) -> Int32 { let r = resolve(c); return r < 0 ? r : ref[Int(r)] }
+        func target(_ c: Int32) -> Int32 { let r = resolve(c); return r < 0 ? leafRef[r]! : ref[Int(r)] }
+        for (o, rule) in leafOffsets {
+            for w in 0..<4 { next[o + w] = Int32(bitPattern: 0x7FFF_7FFF) }
+            next[o + 4] = leafRef[~rule]!; isTarget[o + 4] = true
+            next[o + 5] = rule
+        }
         for (i, n) in nodes.enumerated() where offset[i] >= 0 {
             let o = Int(offset[i])
             if ref[i] & 1 == 0 {
@@ -538,7 +571,7 @@ extension TrieClassifier.View {
     /// The demux id of the best matching rule, or -1.
     @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + slots) { tmp -> Int in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + Swift.max(1, slots)) { tmp -> Int in
             let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
             symbols(p, scratch, key)
             let r = walk(key)
@@ -551,7 +584,7 @@ extension TrieClassifier.View {
     /// overlap with the others'.
     @inlinable
     public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
-        let positions = positionParent.count, slots = self.slots
+        let positions = positionParent.count, slots = Swift.max(1, self.slots)
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 8 * slots + positions) { tmp in
             let keys = tmp.baseAddress.unsafelyUnwrapped, scratch = keys + 8 * slots
             var first = 0
@@ -561,8 +594,8 @@ extension TrieClassifier.View {
                 let r = walk8(keys)
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
-                        let leaf = Int(~rs.load(fromByteOffset: 4 * l, as: Int32.self))
-                        results[first + l] = leaf < demux.count ? demux[leaf] : -1
+                        let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
+                        results[first + l] = rule < demux.count ? demux[rule] : -1
                     }
                 }
                 first += n
@@ -583,6 +616,7 @@ extension TrieClassifier.View {
             spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headerEnd(k, p, start))
         }
         let count = p.count
+        if slots == 0 { key[0] = Self.wide(0) }   // what leaves read
         // Runs of consecutive bytes of one header: one bounds check each.
         let bytes = p.baseAddress
         for r in 0..<runPosition.count {
@@ -601,14 +635,15 @@ extension TrieClassifier.View {
         }
     }
 
-    /// One step from node `s` (≥ 0) on the key, with no branch on the kind:
-    /// a ranges node's run is the count of its starts ≤ the symbol (the
+    /// One step from node `s` on the key, with no branch on the kind: a
+    /// ranges node's run is the count of its starts ≤ the symbol (the
     /// lanes of `wide - starts` whose top bit survives, summed by one
-    /// multiply); a dense node is indexed by the symbol.
+    /// multiply); a dense node is indexed by the symbol. A leaf steps to
+    /// itself.
     @inlinable @inline(__always)
     func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt64>) -> Int32 {
         let rows = next.baseAddress.unsafelyUnwrapped
-        let o = Int((s >> 7) & ~1)
+        let o = Int((s >> 7) & 0xFF_FFFE)
         let wide = key[Int(s >> 1) & 127]
         let high: UInt64 = 0x8000_8000_8000_8000
         let b0 = UnsafeRawPointer(rows + o).load(as: UInt64.self), b1 = UnsafeRawPointer(rows + o + 2).load(as: UInt64.self)
@@ -618,6 +653,10 @@ extension TrieClassifier.View {
         return rows[s & 1 != 0 ? o + sym : o + 4 + run]
     }
 
+    /// The rule index a leaf holds (`demux.count`: none).
+    @inlinable @inline(__always)
+    func rule(_ leaf: Int32) -> Int { Int(next[Int((leaf >> 7) & 0xFF_FFFE) + 5]) }
+
     /// The best rule for one key: trees in priority order, the first leaf
     /// naming a rule wins. -1 for none.
     @inlinable @inline(__always)
@@ -626,53 +665,48 @@ extension TrieClassifier.View {
             guard holdsCommon(t, key) else { continue }
             var s = treeRoot[t]
             while s >= 0 { s = step(s, key) }
-            let r = Int(~s)
+            let r = rule(s)
             if r < demux.count { return r }
         }
         return -1
     }
 
-    /// Eight lanes of leaves (~rule or ~ruleCount).
-    public typealias Leaves = (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32)
+    /// Eight lanes of rule indices (`demux.count`: none).
+    public typealias Leaves = (Int, Int, Int, Int, Int, Int, Int, Int)
 
     /// `walk` for eight keys at once, the lanes in registers: every lane
-    /// steps until all are at leaves; a lane already at a leaf steps from
-    /// node 0 and keeps its leaf, so the loop has no branch per lane.
+    /// steps until all are at leaves (a leaf steps to itself), so the loop
+    /// has no branch per lane.
     @inlinable @inline(__always)
     func walk8(_ keys: UnsafeMutablePointer<UInt64>) -> Leaves {
-        let none = ~Int32(demux.count), slots = self.slots
+        let none = demux.count, slots = Swift.max(1, self.slots)
         let k0 = keys, k1 = k0 + slots, k2 = k1 + slots, k3 = k2 + slots, k4 = k3 + slots, k5 = k4 + slots, k6 = k5 + slots, k7 = k6 + slots
-        var s0 = none, s1 = none, s2 = none, s3 = none, s4 = none, s5 = none, s6 = none, s7 = none
-        @inline(__always) func advance(_ s: inout Int32, _ k: UnsafeMutablePointer<UInt64>) -> Int32 {
-            let v = step(s & ~(s >> 31), k)
-            s = s < 0 ? s : v
-            return s
-        }
-        // 1: still waiting for a rule; 2: entered the tree.
-        @inline(__always) func enter(_ s: inout Int32, _ k: UnsafeMutablePointer<UInt64>, _ t: Int, _ root: Int32) -> Int {
-            guard s == none else { return 0 }
-            if holdsCommon(t, k) { s = root; return 3 }
-            return 1
-        }
+        var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none
+        // Word 0 holds the leaf "no rule": where a lane that skips a tree waits.
+        let skip = Int32.min
         for t in 0..<treeRoot.count {
             let root = treeRoot[t]
             // Lanes without a rule yet enter this tree if its common tests hold.
-            let entered = enter(&s0, k0, t, root) | enter(&s1, k1, t, root) | enter(&s2, k2, t, root) | enter(&s3, k3, t, root)
-                | enter(&s4, k4, t, root) | enter(&s5, k5, t, root) | enter(&s6, k6, t, root) | enter(&s7, k7, t, root)
-            if entered == 0 { break }   // every lane has its rule
-            if entered == 1 { continue }   // none holds this tree's common tests
-            while true {
-                let all = advance(&s0, k0) & advance(&s1, k1) & advance(&s2, k2) & advance(&s3, k3)
-                    & advance(&s4, k4) & advance(&s5, k5) & advance(&s6, k6) & advance(&s7, k7)
-                if all < 0 { break }
+            @inline(__always) func enter(_ r: Int, _ k: UnsafeMutablePointer<UInt64>) -> Int32 {
+                r == none && holdsCommon(t, k) ? root : skip
             }
+            var s0 = enter(r0, k0), s1 = enter(r1, k1), s2 = enter(r2, k2), s3 = enter(r3, k3)
+            var s4 = enter(r4, k4), s5 = enter(r5, k5), s6 = enter(r6, k6), s7 = enter(r7, k7)
+            while (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7) >= 0 {
+                s0 = step(s0, k0); s1 = step(s1, k1); s2 = step(s2, k2); s3 = step(s3, k3)
+                s4 = step(s4, k4); s5 = step(s5, k5); s6 = step(s6, k6); s7 = step(s7, k7)
+            }
+            @inline(__always) func settle(_ r: inout Int, _ s: Int32) { if r == none { r = rule(s) } }
+            settle(&r0, s0); settle(&r1, s1); settle(&r2, s2); settle(&r3, s3)
+            settle(&r4, s4); settle(&r5, s5); settle(&r6, s6); settle(&r7, s7)
+            if Swift.max(r0, r1, r2, r3, r4, r5, r6, r7) < none { break }   // every lane has its rule
         }
-        return (s0, s1, s2, s3, s4, s5, s6, s7)
+        return (r0, r1, r2, r3, r4, r5, r6, r7)
     }
 
     /// Nodes a lookup of `p` visits (for the benchmark's report).
     public func nodesVisited(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + slots) { tmp -> Int in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + Swift.max(1, slots)) { tmp -> Int in
             let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
             symbols(p, scratch, key)
             var visited = 0
@@ -680,7 +714,7 @@ extension TrieClassifier.View {
                 guard holdsCommon(t, key) else { continue }
                 var s = treeRoot[t]
                 while s >= 0 { s = step(s, key); visited += 1 }
-                if Int(~s) < demux.count { break }
+                if rule(s) < demux.count { break }
             }
             return visited
         }

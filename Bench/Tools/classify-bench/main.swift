@@ -12,6 +12,7 @@ if args.first == "--dump", args.count > 1 { dump = args[1]; args.removeFirst(2) 
 let sets = args.isEmpty ? ["acl1_1k", "fw1_1k", "ipc1_1k", "acl1_10k", "fw1_10k", "ipc1_10k"] : args
 print("| set | rules | dimensions | bitsets | compile | tables | ns/lookup | M lookups/s |")
 print("|---|---|---|---|---|---|---|---|")
+TrieClassifier.experimentOrder = Int(ProcessInfo.processInfo.environment["TRIE_ORDER"] ?? "0") ?? 0
 for name in sets {
     let w = try ClassifyWorkload(set: name, root: ClassifyWorkload.testData)
     if ProcessInfo.processInfo.environment["TRIE_BUILD_ONLY"] != nil {
