@@ -104,17 +104,27 @@ public struct TrieClassifier: Sendable {
         pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }
         let slots = layout.slots.count
         guard slots <= 128 else { return nil }
-        // Trees: rules split in priority order until each fits the budget.
+        // Trees: rules grouped by how wild their fields are (rules alike in
+        // which fields they leave open cross-multiply least), split until
+        // each group fits the budget. A lookup takes the best leaf of all.
+        func wildness(_ r: Int) -> [Int] {
+            (0..<slots).map { slot in pieces[r].map { layout.sets[Int($0[slot] ?? 0)].count }.max() ?? 257 }
+        }
+        let keys = (0..<rules.count).map(wildness)
+        let grouped = (0..<rules.count).sorted { a, b in
+            keys[a].lexicographicallyPrecedes(keys[b], by: >) || (keys[a] == keys[b] && a < b)
+        }
         var built: [TreeBuilder.Tree] = []
         var pending: [Range<Int>] = [0..<rules.count]
         while let range = pending.popLast() {
+            let members = grouped[range].sorted()   // priority order within the tree
             var b = TreeBuilder(slots: slots, sets: layout.sets, ruleCount: rules.count)
             // Slots every piece tests alike are checked once, before the walk.
             var common: [Int: Int32] = [:]
-            if let firstPiece = pieces[range].lazy.flatMap({ $0 }).first {
-                for (slot, set) in firstPiece where pieces[range].allSatisfy({ $0.allSatisfy { $0[slot] == set } }) { common[slot] = set }
+            if let firstPiece = members.lazy.flatMap({ pieces[$0] }).first {
+                for (slot, set) in firstPiece where members.allSatisfy({ pieces[$0].allSatisfy { $0[slot] == set } }) { common[slot] = set }
             }
-            for r in range { for p in pieces[r] { b.add(p.filter { common[$0.key] == nil }, rule: r) } }
+            for r in members { for p in pieces[r] { b.add(p.filter { common[$0.key] == nil }, rule: r) } }
             if var t = b.build(budget: range.count > 1 ? treeBudget : .max) {
                 t.common = common.keys.sorted().map { ($0, layout.sets[Int(common[$0]!)]) }
                 built.append(t)
@@ -217,6 +227,7 @@ struct SymbolSet: Hashable {
         SymbolSet(w0: a.w0 & b.w0, w1: a.w1 & b.w1, w2: a.w2 & b.w2, w3: a.w3 & b.w3, w4: a.w4 & b.w4)
     }
     var isEmpty: Bool { (w0 | w1 | w2 | w3 | w4) == 0 }
+    var count: Int { w0.nonzeroBitCount + w1.nonzeroBitCount + w2.nonzeroBitCount + w3.nonzeroBitCount + w4.nonzeroBitCount }
     static func range(_ lo: Int, _ hi: Int) -> SymbolSet {
         var s = SymbolSet()
         if lo <= hi { for v in lo...hi { s.insert(v) } }
@@ -661,14 +672,14 @@ extension TrieClassifier.View {
     /// naming a rule wins. -1 for none.
     @inlinable @inline(__always)
     func walk(_ key: UnsafeMutablePointer<UInt64>) -> Int {
+        var best = demux.count
         for t in 0..<treeRoot.count {
             guard holdsCommon(t, key) else { continue }
             var s = treeRoot[t]
             while s >= 0 { s = step(s, key) }
-            let r = rule(s)
-            if r < demux.count { return r }
+            best = Swift.min(best, rule(s))
         }
-        return -1
+        return best < demux.count ? best : -1
     }
 
     /// Eight lanes of rule indices (`demux.count`: none).
@@ -688,7 +699,7 @@ extension TrieClassifier.View {
             let root = treeRoot[t]
             // Lanes without a rule yet enter this tree if its common tests hold.
             @inline(__always) func enter(_ r: Int, _ k: UnsafeMutablePointer<UInt64>) -> Int32 {
-                r == none && holdsCommon(t, k) ? root : skip
+                holdsCommon(t, k) ? root : skip
             }
             var s0 = enter(r0, k0), s1 = enter(r1, k1), s2 = enter(r2, k2), s3 = enter(r3, k3)
             var s4 = enter(r4, k4), s5 = enter(r5, k5), s6 = enter(r6, k6), s7 = enter(r7, k7)
@@ -696,10 +707,9 @@ extension TrieClassifier.View {
                 s0 = step(s0, k0); s1 = step(s1, k1); s2 = step(s2, k2); s3 = step(s3, k3)
                 s4 = step(s4, k4); s5 = step(s5, k5); s6 = step(s6, k6); s7 = step(s7, k7)
             }
-            @inline(__always) func settle(_ r: inout Int, _ s: Int32) { if r == none { r = rule(s) } }
+            @inline(__always) func settle(_ r: inout Int, _ s: Int32) { r = Swift.min(r, rule(s)) }
             settle(&r0, s0); settle(&r1, s1); settle(&r2, s2); settle(&r3, s3)
             settle(&r4, s4); settle(&r5, s5); settle(&r6, s6); settle(&r7, s7)
-            if Swift.max(r0, r1, r2, r3, r4, r5, r6, r7) < none { break }   // every lane has its rule
         }
         return (r0, r1, r2, r3, r4, r5, r6, r7)
     }
@@ -714,7 +724,7 @@ extension TrieClassifier.View {
                 guard holdsCommon(t, key) else { continue }
                 var s = treeRoot[t]
                 while s >= 0 { s = step(s, key); visited += 1 }
-                if rule(s) < demux.count { break }
+
             }
             return visited
         }
