@@ -70,10 +70,10 @@ public enum Classify {
 
     /// Classifies every packet of a capture; `emit` gets one line each.
     public static func run(classifier c: Classifier, pcap path: String, emit: (String) -> Void) throws -> (packets: Int, matched: Int) {
-        let flat = FlatClassifier(c)
+        let tables = ClassifierTables(c)
         var reader = try PcapReader(path: path)
         var n = 0, matched = 0
-        while let r = try reader.next({ (_, _, bytes) -> Int in flat.match(bytes) }) {
+        while let r = try reader.next({ (_, _, bytes) -> Int in tables.match(bytes) }) {
             n += 1
             if r != Classifier.noMatch { matched += 1 }
             emit("\(r)")
@@ -83,7 +83,7 @@ public enum Classify {
 
     /// Classifies every line of a ClassBench trace.
     public static func run(classifier c: Classifier, trace path: String, emit: (String) -> Void) throws -> (packets: Int, matched: Int) {
-        let flat = FlatClassifier(c)
+        let tables = ClassifierTables(c)
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw Failure("\(path): cannot read: \(error.localizedDescription)")
@@ -94,7 +94,7 @@ public enum Classify {
             do throws(ClassifierError) { e = try ClassBench.parseTrace(String(line), number: i + 1) } catch {
                 throw Failure("\(path): \(error)")
             }
-            let r = e.frame().withUnsafeBytes { flat.match($0) }
+            let r = e.frame().withUnsafeBytes { tables.match($0) }
             n += 1
             if r != Classifier.noMatch { matched += 1 }
             emit("\(r)")

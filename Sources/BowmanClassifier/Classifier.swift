@@ -65,6 +65,12 @@ public struct Classifier: Sendable {
         rules.remove(at: i)
     }
 
+    /// Appends a rule as it is (its id kept), for tables built from part of a rule set.
+    mutating func adoptRule(_ r: Rule) {
+        rules.append(r)
+        nextID = max(nextID, r.id.rawValue + 1)
+    }
+
     /// `add_pf_protocol`: teaches protocols and defines (all or nothing).
     public mutating func addProtocol(_ text: String) throws(ClassifierError) {
         try registry.add(text)

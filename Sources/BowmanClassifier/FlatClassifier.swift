@@ -75,13 +75,7 @@ public struct FlatClassifier: Sendable {
     public var tableBytes: Int { view.bitsets.count * 8 + view.bounds.count * 16 + view.intervalSet.count * 4 }
 
     public init(_ c: Classifier) {
-        var rules = c.rules
-        switch c.policy {
-        case .mostPredicates:
-            rules.sort { ($0.filter.predicates.count, -$0.id.rawValue) > ($1.filter.predicates.count, -$1.id.rawValue) }
-        case .firstMatch:
-            rules.sort { ($0.priority, $0.id) < ($1.priority, $1.id) }
-        }
+        let rules = c.rulesInPolicyOrder
         let n = rules.count
         let w = max(1, (n + 63) / 64)
         let demux = rules.map(\.demuxID)
@@ -244,6 +238,14 @@ extension FlatClassifier.View {
     /// live on the stack, the tables are unsafe buffers.
     @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
+        let r = matchRule(p, excluding: nil)
+        return r < 0 ? -1 : demux[r]
+    }
+
+    /// The index (policy order) of the best matching rule, or -1; rules
+    /// whose bit is set in `excluding` are passed over.
+    @inlinable
+    public func matchRule(_ p: UnsafeRawBufferPointer, excluding: UnsafePointer<UInt64>?) -> Int {
         let positions = positionParent.count
         let dims = dimPosition.count
         if demux.isEmpty { return -1 }
@@ -290,7 +292,8 @@ extension FlatClassifier.View {
                         let r = k * 64 + word.trailingZeroBitCount
                         word &= word - 1
                         if r >= demux.count { break }
-                        if verify(r, p, base, end) { return demux[r] }
+                        if let x = excluding, x[r >> 6] >> UInt64(r & 63) & 1 != 0 { continue }
+                        if verify(r, p, base, end) { return r }
                     }
                 }
             }

@@ -582,11 +582,17 @@ extension TrieClassifier.View {
     /// The demux id of the best matching rule, or -1.
     @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
+        let r = matchRule(p)
+        return r < 0 ? -1 : demux[r]
+    }
+
+    /// The index (policy order) of the best matching rule, or -1.
+    @inlinable
+    public func matchRule(_ p: UnsafeRawBufferPointer) -> Int {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + Swift.max(1, slots)) { tmp -> Int in
             let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
             symbols(p, scratch, key)
-            let r = walk(key)
-            return r < 0 ? -1 : demux[r]
+            return walk(key)
         }
     }
 
@@ -595,6 +601,13 @@ extension TrieClassifier.View {
     /// overlap with the others'.
     @inlinable
     public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
+        matchRules(burst: packets, into: results)
+        for i in 0..<packets.count { results[i] = results[i] < 0 ? -1 : demux[results[i]] }
+    }
+
+    /// Rule indices (policy order, -1 for none) of a burst of packets.
+    @inlinable
+    public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
         let positions = positionParent.count, slots = Swift.max(1, self.slots)
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 8 * slots + positions) { tmp in
             let keys = tmp.baseAddress.unsafelyUnwrapped, scratch = keys + 8 * slots
@@ -606,7 +619,7 @@ extension TrieClassifier.View {
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
                         let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
-                        results[first + l] = rule < demux.count ? demux[rule] : -1
+                        results[first + l] = rule < demux.count ? rule : -1
                     }
                 }
                 first += n

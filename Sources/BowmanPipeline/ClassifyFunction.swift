@@ -32,18 +32,18 @@ enum UnsafeAtomicRead {
     @inline(__always) static func load(_ p: UnsafeMutablePointer<UInt64>) -> UInt64 { p.pointee }
 }
 
-/// Classifies every packet of a burst against the currently published
-/// flat tables, counts it for its flow, optionally drops what no rule
-/// matched, then hands the burst to `next`. Marks a quiescent point after
-/// every burst, so replaced tables can be freed.
+/// Classifies a whole burst against the currently published tables (the
+/// tree walks eight packets at a time), counts each packet for its flow,
+/// optionally drops what no rule matched, then hands the burst to `next`.
+/// Marks a quiescent point after every burst, so replaced tables can be freed.
 public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     public var next: Next
-    @usableFromInline let tables: TablePublisher<FlatClassifier>
+    @usableFromInline let tables: TablePublisher<ClassifierTables>
     @usableFromInline let worker: Int
     @usableFromInline let flows: FlowCounters
     @usableFromInline let dropUnmatched: Bool
 
-    public init(tables: TablePublisher<FlatClassifier>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
+    public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
         tables.quiescent(worker: worker)   // online before the first read
     }
@@ -53,16 +53,19 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
         var unmatched: UInt64 = 0, overflow: UInt64 = 0
         let counts = flows.counts, capacity = flows.capacity
         let n = burst.count
-        withUnsafeTemporaryAllocation(of: Bool.self, capacity: Burst.capacity) { unmatchedAt in
-            for k in 0..<n {
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Burst.capacity) { packets in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Burst.capacity) { demux in
+                for k in 0..<n { packets[k] = UnsafeRawBufferPointer(burst.packet(at: k, in: pool)) }
                 // `pointee.view` projects one trivial field: no copy of the
-                // table, no retain (calling `pointee.match` retained ~25 arrays per packet).
-                let d = table.pointee.view.match(UnsafeRawBufferPointer(burst.packet(at: k, in: pool)))
-                unmatchedAt[k] = d < 0
-                if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
-            }
-            if dropUnmatched && unmatched > 0 {
-                burst.compact(dropping: { unmatchedAt[$0] }, removed: { pool.release(index: $0) })
+                // tables, no retain.
+                table.pointee.view.match(burst: UnsafeBufferPointer(rebasing: packets[0..<n]), into: demux.baseAddress.unsafelyUnwrapped)
+                for k in 0..<n {
+                    let d = demux[k]
+                    if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
+                }
+                if dropUnmatched && unmatched > 0 {
+                    burst.compact(dropping: { demux[$0] < 0 }, removed: { pool.release(index: $0) })
+                }
             }
         }
         tables.quiescent(worker: worker)

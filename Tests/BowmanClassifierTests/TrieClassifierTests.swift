@@ -195,4 +195,47 @@ struct RandomRules6 {
         let packets = (0..<300).map { _ in ClassBench.header(inside: rules.randomElement(using: &rng)!, using: &rng).frame() }
         _ = expectTrieAgrees(c, trie, packets, name)
     }
+
+    /// Changes on a compiled base (rules added, base rules deleted, under
+    /// both policies) answer as the reference on the current rules, one
+    /// packet at a time and in bursts.
+    @Test(arguments: [MatchPolicy.mostPredicates, .firstMatch])
+    func changesOnABaseAgree(_ policy: MatchPolicy) throws {
+        for seed in 0..<8 {
+            var gen = RandomRules(seed: 900 + UInt64(seed))
+            var c = Classifier(policy: policy)
+            var live: [(FilterID, Int)] = []
+            for i in 0..<80 { live.append((try c.addFilter(gen.filter(), demuxID: i, priority: Int.random(in: 0...40, using: &gen.rng)), i)) }
+            let base = ClassifierTables.Base(c)
+            let packets = (0..<400).map { _ in gen.packet() }
+            for step in 0..<30 {
+                if Bool.random(using: &gen.rng), !live.isEmpty {
+                    let (id, d) = live.remove(at: Int.random(in: 0..<live.count, using: &gen.rng))
+                    try c.deleteFilter(id, demuxID: d)
+                } else {
+                    let d = 1000 + step
+                    live.append((try c.addFilter(gen.filter(), demuxID: d, priority: Int.random(in: 0...40, using: &gen.rng)), d))
+                }
+                let t = ClassifierTables(base: base, current: c)
+                let views = packets.map { p -> UnsafeRawBufferPointer in
+                    let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 1)
+                    b.copyMemory(from: UnsafeRawBufferPointer(start: p, count: p.count))
+                    return UnsafeRawBufferPointer(b)
+                }
+                defer { for v in views { v.deallocate() } }
+                var out = [Int](repeating: 0, count: 64)
+                for first in stride(from: 0, to: packets.count, by: 64) {
+                    let n = min(64, packets.count - first)
+                    views.withUnsafeBufferPointer { all in
+                        out.withUnsafeMutableBufferPointer { t.view.match(burst: UnsafeBufferPointer(rebasing: all[first..<(first + n)]), into: $0.baseAddress!) }
+                    }
+                    for k in 0..<n {
+                        let a = c.match(views[first + k])
+                        #expect(a == out[k] && a == t.match(views[first + k]), "seed \(seed) step \(step): reference \(a), tables \(out[k])")
+                        if a != out[k] { return }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -8,10 +8,10 @@ import BowmanTestSupport
 import Glibc
 import Testing
 
-func flatTable(_ rules: [(String, Int)]) throws -> FlatClassifier {
+func flatTable(_ rules: [(String, Int)]) throws -> ClassifierTables {
     var c = Classifier()
     for (text, demux) in rules { try c.addFilter(text, demuxID: demux) }
-    return FlatClassifier(c)
+    return ClassifierTables(c)
 }
 
 final class ClassifyRig: @unchecked Sendable {
@@ -20,10 +20,14 @@ final class ClassifyRig: @unchecked Sendable {
     var function: ClassifyFunction<L2ForwardFunction>
     let stats = WorkerStats(), stop = StopFlag()
     let flows = FlowCounters(capacity: 16)
-    let tables: TablePublisher<FlatClassifier>
+    let tables: TablePublisher<ClassifierTables>
 
-    init(initial: FlatClassifier, dropUnmatched: Bool) {
-        tables = TablePublisher(initial, workers: 1)
+    convenience init(initial: ClassifierTables, dropUnmatched: Bool) {
+        self.init(tables: TablePublisher(initial, workers: 1), dropUnmatched: dropUnmatched)
+    }
+
+    init(tables: TablePublisher<ClassifierTables>, dropUnmatched: Bool) {
+        self.tables = tables
         function = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: dropUnmatched, then: L2ForwardFunction())
     }
 
@@ -87,6 +91,56 @@ func udpFrame(_ dport: UInt16) -> [UInt8] {
         #expect(rig.flows.count(2) > 0 && publishes > 10)
         #expect(rig.tables.pending == 0 && rig.tables.freed == rig.tables.published)
         #expect(worst < 50_000_000, "a publish took \(worst) ns")
+        #expect(rig.pool.audit().isConsistent)
+    }
+
+    /// Rules added and deleted one at a time through `LiveClassifier` on a
+    /// ClassBench base while a worker classifies: each change is published
+    /// on the running base at once (the worker's next burst sees it) and a
+    /// new base is compiled in the background; after every change the
+    /// published tables answer as the reference does.
+    @Test func liveAddDeleteOnAClassBenchBase() throws {
+        let text = try String(contentsOfFile: TestData.path("classbench/acl1_1k"), encoding: .utf8)
+        let rules = try ClassBench.parseRules(text)
+        let live = LiveClassifier(try ClassBench.classifier(rules), workers: 1)
+        let rig = ClassifyRig(tables: live.tables, dropUnmatched: false)
+        var rng = SeededRandom(seed: 17)
+        let probes = (0..<200).map { _ in ClassBench.header(inside: rules.randomElement(using: &rng)!, using: &rng).frame() }
+        for _ in 0..<100_000 { rig.a.enqueue(udpFrame(9)) }
+        let th = try rig.start()
+        var added: [(FilterID, Int)] = []
+        for step in 0..<40 {
+            if step % 3 == 2, let (id, d) = added.popLast() {
+                // A wrong demux id is refused and changes nothing.
+                #expect(throws: ClassifierError.self) { try live.delete(id, demuxID: d + 1) }
+                try live.delete(id, demuxID: d)
+            } else if step % 5 == 4 {
+                // Delete a base rule (by its line) the probes may hit.
+                let victim = live.rules.rules[Int.random(in: 0..<live.rules.rules.count, using: &rng)]
+                try live.delete(victim.id, demuxID: victim.demuxID)
+            } else {
+                let r = rules.randomElement(using: &rng)!
+                let demux = 5000 + step
+                added.append((try live.add(r.filterText, demuxID: demux, priority: Int.random(in: 0...1000, using: &rng)), demux))
+            }
+            #expect(throws: ClassifierError.self) { try live.add("[ ethernet | nosuch | * ]", demuxID: 1) }
+            let reference = live.rules
+            let current = live.tables.current(worker: 0).pointee
+            for p in probes {
+                let (a, b) = p.withUnsafeBytes { (reference.match($0), current.match($0)) }
+                #expect(a == b, "step \(step): reference \(a), published \(b)")
+                if a != b { break }
+            }
+            if step % 10 == 9 { live.waitForCompile() }
+        }
+        live.waitForCompile()
+        #expect(live.backgroundCompiles > 0)
+        let final = live.tables.current(worker: 0).pointee
+        #expect(final.addedCount == 0 && final.deletedCount == 0, "the background compile caught up")
+        rig.waitFor(received: 100_000)
+        rig.stop.set(); th.join()
+        live.reclaim()
+        #expect(rig.tables.pending == 0)
         #expect(rig.pool.audit().isConsistent)
     }
 }

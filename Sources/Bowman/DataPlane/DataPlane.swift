@@ -87,7 +87,7 @@ public enum DataPlane {
         var o = o
         if let r = o.rules {
             let c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
-            o.classification = Classification(FlatClassifier(c), workers: max(1, o.dataCores.count))
+            o.classification = Classification(c, workers: max(1, o.dataCores.count))
             progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue))"
                      + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
         }
@@ -99,10 +99,11 @@ public enum DataPlane {
 
     /// The rules every worker classifies against, published as one table.
     final class Classification: @unchecked Sendable {
-        let tables: TablePublisher<FlatClassifier>
+        let live: LiveClassifier
+        var tables: TablePublisher<ClassifierTables> { live.tables }
         let flows: [FlowCounters]
-        init(_ t: FlatClassifier, workers: Int) {
-            tables = TablePublisher(t, workers: workers)
+        init(_ c: Classifier, workers: Int) {
+            live = LiveClassifier(c, workers: workers)
             flows = (0..<workers).map { _ in FlowCounters(capacity: 65536) }
         }
     }
@@ -203,19 +204,20 @@ public enum DataPlane {
             Thread.sleep(forTimeInterval: 0.05)
             if let r = o.reload, r.isSet, let rules = o.rules, let cl = o.classification {
                 r.clear()
-                // Rules change without stopping traffic: compile here, publish
-                // with one pointer store; a bad file leaves the running table.
-                let t0 = Date()
+                // Rules change without stopping traffic: the new set is
+                // published at once as changes on the running tables (one
+                // pointer store), compiled in the background; a bad file
+                // leaves the running tables.
                 do {
                     let c = try Classify.load(rules: rules.path, format: rules.format, policy: rules.policy)
-                    cl.tables.publish(FlatClassifier(c))
-                    progress(String(format: "rules reloaded: %d rules, compiled and published in %.1f ms", c.rules.count,
-                                    Date().timeIntervalSince(t0) * 1000))
+                    cl.live.replace(with: c)
+                    progress(String(format: "rules reloaded: %d rules, published in %.3f ms; compiling them in the background", c.rules.count,
+                                    Double(cl.live.lastPublishNanoseconds) / 1e6))
                 } catch {
                     progress("rules not reloaded, the running table stays: \(error)")
                 }
             }
-            o.classification?.tables.reclaim()
+            o.classification?.live.reclaim()
             if let f = o.countFile { writeCount(f, summed().rxPackets) }
             let now = Date()
             if now.timeIntervalSince(lastTime) >= o.statsInterval {

@@ -1,0 +1,184 @@
+import BowmanCore
+
+/// What workers classify against: a compiled *base* (the tree, with the
+/// bit-vector tables beside it) plus the changes made since it was
+/// compiled — rules added (a small bit-vector table of their own) and base
+/// rules deleted (a bit per rule). Building the base takes from a few to a
+/// few thousand milliseconds; building the changes on top of an existing
+/// base is proportional to the number of rules changed, so one rule added
+/// or deleted reaches the workers in well under a millisecond while the
+/// management core compiles a new base in the background.
+///
+/// A lookup: the base's best rule (the tree); if that rule was deleted, the
+/// bit-vector tables' best rule that was not; the added rules' best; the
+/// better of the two under the policy. Equal to `Classifier.match` on the
+/// current rules.
+public struct ClassifierTables: Sendable {
+    /// A compiled rule set (immutable; shared by the snapshots built on it).
+    public final class Base: Sendable {
+        public let policy: MatchPolicy
+        /// Filter ids in policy order (the compiled tables' rule indices).
+        public let ids: [FilterID]
+        let index: [FilterID: Int]
+        /// Nil when the rules do not compile to a tree (more than 128 key
+        /// slots, or too large): the bit-vector tables answer alone.
+        public let tree: TrieClassifier?
+        public let flat: FlatClassifier
+        let rank: RankTable
+
+        public init(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+            policy = c.policy
+            let ordered = c.rulesInPolicyOrder
+            ids = ordered.map(\.id)
+            index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+            tree = TrieClassifier(c, treeBudget: treeBudget)
+            flat = FlatClassifier(c)
+            rank = RankTable(ordered, policy: c.policy)
+        }
+
+        public var ruleCount: Int { ids.count }
+    }
+
+    /// Policy ranks and demux ids of rules, as unsafe buffers (a trivial view).
+    final class RankTable: @unchecked Sendable {
+        let major: UnsafeMutableBufferPointer<Int>
+        let minor: UnsafeMutableBufferPointer<Int>
+        let demux: UnsafeMutableBufferPointer<Int>
+        init(_ rules: [Classifier.Rule], policy: MatchPolicy) {
+            major = .allocate(capacity: max(1, rules.count))
+            minor = .allocate(capacity: max(1, rules.count))
+            demux = .allocate(capacity: max(1, rules.count))
+            for (i, r) in rules.enumerated() {
+                let k = ClassifierTables.rank(r, policy)
+                major[i] = k.0; minor[i] = k.1; demux[i] = r.demuxID
+            }
+        }
+        deinit { major.deallocate(); minor.deallocate(); demux.deallocate() }
+    }
+
+    /// Lower wins: (priority, id) for first match; (-predicates, id) for most predicates.
+    static func rank(_ r: Classifier.Rule, _ policy: MatchPolicy) -> (Int, Int) {
+        switch policy {
+        case .firstMatch: return (r.priority, r.id.rawValue)
+        case .mostPredicates: return (-r.filter.predicates.count, r.id.rawValue)
+        }
+    }
+
+    /// Deleted base rules, one bit each.
+    final class Bits: @unchecked Sendable {
+        let words: UnsafeMutableBufferPointer<UInt64>
+        init(count: Int) {
+            words = .allocate(capacity: max(1, (count + 63) / 64))
+            words.initialize(repeating: 0)
+        }
+        deinit { words.deallocate() }
+    }
+
+    public let base: Base
+    let added: FlatClassifier?
+    let addedRank: RankTable?
+    let deleted: Bits
+    public let addedCount: Int
+    public let deletedCount: Int
+    /// The rules these tables answer for.
+    public let ruleCount: Int
+    public let view: View
+
+    /// A full compile: the base is `c` itself, nothing changed since.
+    public init(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+        self.init(base: Base(c, treeBudget: treeBudget), current: c)
+    }
+
+    /// `current`'s rules on top of `base`: rules of `current` the base
+    /// lacks are added, base rules `current` lacks are deleted. Costs in
+    /// proportion to the rules, not to compiling them (unless most changed).
+    public init(base: Base, current c: Classifier) {
+        precondition(c.policy == base.policy, "the base and the rules follow different policies")
+        self.base = base
+        let bits = Bits(count: base.ruleCount)
+        var present = 0
+        var addedRules = Classifier(registry: c.registry, policy: c.policy)
+        var newRules: [Classifier.Rule] = []
+        for r in c.rules {
+            if let i = base.index[r.id] { present += 1; _ = i } else { newRules.append(r) }
+        }
+        // Deleted: base rules no longer present.
+        if present < base.ruleCount {
+            let live = Set(c.rules.lazy.map(\.id))
+            for (i, id) in base.ids.enumerated() where !live.contains(id) { bits.words[i >> 6] |= 1 << UInt64(i & 63) }
+        }
+        deleted = bits
+        deletedCount = base.ruleCount - present
+        addedCount = newRules.count
+        ruleCount = c.rules.count
+        if newRules.isEmpty {
+            added = nil; addedRank = nil
+        } else {
+            addedRules.adopt(newRules)
+            let f = FlatClassifier(addedRules)
+            added = f
+            addedRank = RankTable(addedRules.rulesInPolicyOrder, policy: c.policy)
+        }
+        view = View(tree: base.tree?.view, flat: base.flat.view, baseMajor: UnsafeBufferPointer(base.rank.major), baseMinor: UnsafeBufferPointer(base.rank.minor),
+                    baseDemux: UnsafeBufferPointer(base.rank.demux), deleted: UnsafePointer(bits.words.baseAddress!), anyDeleted: deletedCount > 0,
+                    added: added?.view, addedMajor: addedRank.map { UnsafeBufferPointer($0.major) }, addedMinor: addedRank.map { UnsafeBufferPointer($0.minor) },
+                    addedDemux: addedRank.map { UnsafeBufferPointer($0.demux) })
+    }
+
+    /// The demux id of the best matching rule, or `Classifier.noMatch`.
+    public func match(_ p: UnsafeRawBufferPointer) -> Int { view.match(p) }
+
+    /// Everything the lookup reads, as unsafe buffers and plain values: a
+    /// worker copying it retains nothing.
+    @frozen public struct View: @unchecked Sendable {
+        public let tree: TrieClassifier.View?
+        public let flat: FlatClassifier.View
+        public let baseMajor: UnsafeBufferPointer<Int>, baseMinor: UnsafeBufferPointer<Int>, baseDemux: UnsafeBufferPointer<Int>
+        public let deleted: UnsafePointer<UInt64>
+        public let anyDeleted: Bool
+        public let added: FlatClassifier.View?
+        public let addedMajor: UnsafeBufferPointer<Int>?, addedMinor: UnsafeBufferPointer<Int>?, addedDemux: UnsafeBufferPointer<Int>?
+
+        /// The demux id of the best matching rule, or -1.
+        @inlinable
+        public func match(_ p: UnsafeRawBufferPointer) -> Int {
+            let r = tree.map { $0.matchRule(p) } ?? flat.matchRule(p, excluding: nil)
+            return settle(r, p)
+        }
+
+        /// Demux ids of a burst (`results[i]` for `packets[i]`): the tree's
+        /// burst walk, then the per-packet corrections for changed rules.
+        @inlinable
+        public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
+            if let t = tree {
+                t.matchRules(burst: packets, into: results)
+            } else {
+                for i in 0..<packets.count { results[i] = flat.matchRule(packets[i], excluding: nil) }
+            }
+            for i in 0..<packets.count { results[i] = settle(results[i], packets[i]) }
+        }
+
+        /// From the base's best rule index to the answer: past deleted base
+        /// rules, against the added rules.
+        @inlinable @inline(__always)
+        func settle(_ baseRule: Int, _ p: UnsafeRawBufferPointer) -> Int {
+            var r = baseRule
+            if anyDeleted && r >= 0 && deleted[r >> 6] >> UInt64(r & 63) & 1 != 0 {
+                r = flat.matchRule(p, excluding: deleted)
+            }
+            guard let a = added else { return r < 0 ? -1 : baseDemux[r] }
+            let o = a.matchRule(p, excluding: nil)
+            if o < 0 { return r < 0 ? -1 : baseDemux[r] }
+            if r < 0 { return addedDemux.unsafelyUnwrapped[o] }
+            let (am, an) = (addedMajor.unsafelyUnwrapped[o], addedMinor.unsafelyUnwrapped[o])
+            return (am, an) < (baseMajor[r], baseMinor[r]) ? addedDemux.unsafelyUnwrapped[o] : baseDemux[r]
+        }
+    }
+}
+
+extension Classifier {
+    /// Takes rules (with their ids) from another classifier of the same registry.
+    mutating func adopt(_ rs: [Rule]) {
+        for r in rs { adoptRule(r) }
+    }
+}
