@@ -11,7 +11,9 @@ public struct ClassifyWorkload {
     public let classifier: Classifier
     public let flat: FlatClassifier
     public let compileSeconds: Double
-    public let trie: TrieClassifier
+    /// The tables workers use (tree + bit-vector fallback), compiled whole.
+    public let tables: ClassifierTables
+    public var trie: TrieClassifier { tables.base.tree! }
     public let trieCompileSeconds: Double
     public let frames: [[UInt8]]
     /// The 5-tuples behind `frames` (for a ClassBench-format trace).
@@ -30,7 +32,7 @@ public struct ClassifyWorkload {
         flat = FlatClassifier(classifier)
         compileSeconds = Date().timeIntervalSince(t0)
         let t1 = Date()
-        trie = TrieClassifier(classifier)!
+        tables = ClassifierTables(classifier)
         trieCompileSeconds = Date().timeIntervalSince(t1)
         var state: UInt64 = 0x9E3779B97F4A7C15
         func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
@@ -72,13 +74,16 @@ public struct ClassifyWorkload {
     public func classifyAllTrie() -> Int {
         var sum = 0
         for (at, len) in spans {
-            sum &+= trie.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
+            sum &+= tables.view.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
         }
         return sum
     }
 
     /// The same, in bursts of 64 (the worker's burst size).
-    public func classifyAllTrieBursts() -> Int {
+    public func classifyAllTrieBursts() -> Int { classifyAllBursts(tables.view) }
+
+    /// Every frame in bursts of 64 against `view` (e.g. tables with changes pending).
+    public func classifyAllBursts(_ view: ClassifierTables.View) -> Int {
         var sum = 0
         withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { out in
@@ -86,7 +91,7 @@ public struct ClassifyWorkload {
                 while i < spans.count {
                     let n = min(64, spans.count - i)
                     for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
-                    trie.view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!)
+                    view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!)
                     for k in 0..<n { sum &+= out[k] }
                     i += n
                 }

@@ -22,7 +22,6 @@ import BowmanCore
 public struct TrieClassifier: Sendable {
     /// Too many row entries in one tree: split the rules in two and retry.
     public static let defaultTreeBudget = 1 << 22
-    nonisolated(unsafe) public static var experimentOrder = 0
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
@@ -89,15 +88,7 @@ public struct TrieClassifier: Sendable {
         var layout = KeyLayout()
         var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
         // Slots in packet order: by header position, then offset (walkable first).
-        func orderKey(_ i: Int) -> (Int, Int, Int) {
-            let sl = layout.slots[i]
-            switch TrieClassifier.experimentOrder {
-            case 1: return (-Int(sl.position), sl.offset < 0 ? -1000 : -Int(sl.offset / 4), Int(sl.offset))
-            case 2: return (Int(sl.position), sl.offset < 0 ? -1000 : -Int(sl.offset / 4), Int(sl.offset))
-            default: return (Int(sl.position), 0, Int(sl.offset))
-            }
-        }
-        let order = layout.slots.indices.sorted { orderKey($0) < orderKey($1) }
+        let order = layout.slots.indices.sorted { (layout.slots[$0].position, layout.slots[$0].offset) < (layout.slots[$1].position, layout.slots[$1].offset) }
         var rank = [Int](repeating: 0, count: order.count)
         for (i, s) in order.enumerated() { rank[s] = i }
         layout.slots = order.map { layout.slots[$0] }

@@ -83,7 +83,7 @@ let benchmarks: @Sendable () -> Void = {
     // The classifier stage in front of l2fwd: acl1_1k compiled, published,
     // read once per burst; the synthetic frame matches one of its rules.
     let acl = try! ClassifyWorkload(set: "acl1_1k", root: ClassifyWorkload.testData, headers: 1)
-    let tables = TablePublisher(acl.flat, workers: 1)
+    let tables = TablePublisher(acl.tables, workers: 1)
     let flows = FlowCounters(capacity: 4096)
     let classifyRig = WorkerRig(frame: acl.frames[0])
     Benchmark("worker loop, classify (acl1_1k) + l2fwd, 64,000 packets") { benchmark in
