@@ -85,13 +85,16 @@ public struct ClassifyWorkload {
     /// Every frame in bursts of 64 against `view` (e.g. tables with changes pending).
     public func classifyAllBursts(_ view: ClassifierTables.View) -> Int {
         var sum = 0
+        // The worker's scratch, allocated once (as ClassifyFunction does).
+        let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: view.scratchWords)
+        defer { scratch.deallocate() }
         withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { out in
                 var i = 0
                 while i < spans.count {
                     let n = min(64, spans.count - i)
                     for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
-                    view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!)
+                    view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!, scratch: scratch.baseAddress!)
                     for k in 0..<n { sum &+= out[k] }
                     i += n
                 }

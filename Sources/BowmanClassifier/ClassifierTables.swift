@@ -19,7 +19,8 @@ public struct ClassifierTables: Sendable {
         public let policy: MatchPolicy
         /// Filter ids in policy order (the compiled tables' rule indices).
         public let ids: [FilterID]
-        let index: [FilterID: Int]
+        /// (id, rule index) sorted by id: the diff against a rule list is one merge.
+        let byID: [(FilterID, Int)]
         /// Nil when the rules do not compile to a tree (more than 128 key
         /// slots, or too large): the bit-vector tables answer alone.
         public let tree: TrieClassifier?
@@ -30,7 +31,7 @@ public struct ClassifierTables: Sendable {
             policy = c.policy
             let ordered = c.rulesInPolicyOrder
             ids = ordered.map(\.id)
-            index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+            byID = ids.enumerated().map { ($1, $0) }.sorted { $0.0 < $1.0 }
             tree = TrieClassifier(c, treeBudget: treeBudget)
             flat = FlatClassifier(c)
             rank = RankTable(ordered, policy: c.policy)
@@ -76,6 +77,7 @@ public struct ClassifierTables: Sendable {
 
     public let base: Base
     let added: FlatClassifier?
+    let addedTree: TrieClassifier?
     let addedRank: RankTable?
     let deleted: Bits
     public let addedCount: Int
@@ -96,32 +98,42 @@ public struct ClassifierTables: Sendable {
         precondition(c.policy == base.policy, "the base and the rules follow different policies")
         self.base = base
         let bits = Bits(count: base.ruleCount)
-        var present = 0
         var addedRules = Classifier(registry: c.registry, policy: c.policy)
         var newRules: [Classifier.Rule] = []
+        // One merge of the base's ids with the rules' (both ascending: a
+        // classifier keeps its rules in the order of their ids).
+        var deletedRules = 0, k = 0
+        var previous = FilterID(Int.min)
         for r in c.rules {
-            if let i = base.index[r.id] { present += 1; _ = i } else { newRules.append(r) }
+            precondition(previous < r.id, "rules out of id order")
+            previous = r.id
+            while k < base.byID.count && base.byID[k].0 < r.id {
+                let i = base.byID[k].1
+                bits.words[i >> 6] |= 1 << UInt64(i & 63)
+                deletedRules += 1; k += 1
+            }
+            if k < base.byID.count && base.byID[k].0 == r.id { k += 1 } else { newRules.append(r) }
         }
-        // Deleted: base rules no longer present.
-        if present < base.ruleCount {
-            let live = Set(c.rules.lazy.map(\.id))
-            for (i, id) in base.ids.enumerated() where !live.contains(id) { bits.words[i >> 6] |= 1 << UInt64(i & 63) }
+        while k < base.byID.count {
+            let i = base.byID[k].1
+            bits.words[i >> 6] |= 1 << UInt64(i & 63)
+            deletedRules += 1; k += 1
         }
         deleted = bits
-        deletedCount = base.ruleCount - present
+        deletedCount = deletedRules
         addedCount = newRules.count
         ruleCount = c.rules.count
         if newRules.isEmpty {
-            added = nil; addedRank = nil
+            added = nil; addedTree = nil; addedRank = nil
         } else {
             addedRules.adopt(newRules)
-            let f = FlatClassifier(addedRules)
-            added = f
+            added = FlatClassifier(addedRules)
+            addedTree = TrieClassifier(addedRules, treeBudget: 1 << 20)
             addedRank = RankTable(addedRules.rulesInPolicyOrder, policy: c.policy)
         }
         view = View(tree: base.tree?.view, flat: base.flat.view, baseMajor: UnsafeBufferPointer(base.rank.major), baseMinor: UnsafeBufferPointer(base.rank.minor),
                     baseDemux: UnsafeBufferPointer(base.rank.demux), deleted: UnsafePointer(bits.words.baseAddress!), anyDeleted: deletedCount > 0,
-                    added: added?.view, addedMajor: addedRank.map { UnsafeBufferPointer($0.major) }, addedMinor: addedRank.map { UnsafeBufferPointer($0.minor) },
+                    added: added?.view, addedTree: addedTree?.view, addedMajor: addedRank.map { UnsafeBufferPointer($0.major) }, addedMinor: addedRank.map { UnsafeBufferPointer($0.minor) },
                     addedDemux: addedRank.map { UnsafeBufferPointer($0.demux) })
     }
 
@@ -137,6 +149,7 @@ public struct ClassifierTables: Sendable {
         public let deleted: UnsafePointer<UInt64>
         public let anyDeleted: Bool
         public let added: FlatClassifier.View?
+        public let addedTree: TrieClassifier.View?
         public let addedMajor: UnsafeBufferPointer<Int>?, addedMinor: UnsafeBufferPointer<Int>?, addedDemux: UnsafeBufferPointer<Int>?
 
         /// The demux id of the best matching rule, or -1.
@@ -146,28 +159,64 @@ public struct ClassifierTables: Sendable {
             return settle(r, p)
         }
 
-        /// Demux ids of a burst (`results[i]` for `packets[i]`): the tree's
-        /// burst walk, then the per-packet corrections for changed rules.
+        /// Words of scratch `match(burst:into:scratch:)` needs.
+        public var scratchWords: Int { Swift.max(tree?.scratchWords ?? 1, addedTree?.scratchWords ?? 1) }
+
+        /// Demux ids of a burst (`results[i]` for `packets[i]`).
         @inlinable
         public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: scratchWords) { tmp in
+                match(burst: packets, into: results, scratch: tmp.baseAddress.unsafelyUnwrapped)
+            }
+        }
+
+        /// Demux ids of a burst: the tree's burst walk, then the per-packet
+        /// corrections for changed rules. `scratch`: at least `scratchWords`
+        /// words (a worker keeps its own, so nothing is allocated).
+        @inlinable
+        public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
+                          scratch: UnsafeMutablePointer<UInt64>) {
             if let t = tree {
-                t.matchRules(burst: packets, into: results)
+                t.matchRules(burst: packets, into: results, scratch: scratch)
             } else {
                 for i in 0..<packets.count { results[i] = flat.matchRule(packets[i], excluding: nil) }
             }
-            for i in 0..<packets.count { results[i] = settle(results[i], packets[i]) }
+            guard anyDeleted || added != nil else {
+                for i in 0..<packets.count { results[i] = results[i] < 0 ? -1 : baseDemux[results[i]] }
+                return
+            }
+            if let at = addedTree {
+                // The added rules' tree, in bursts too.
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: packets.count) { o in
+                    at.matchRules(burst: packets, into: o.baseAddress.unsafelyUnwrapped, scratch: scratch)
+                    for i in 0..<packets.count { results[i] = combine(pastDeleted(results[i], packets[i]), o[i]) }
+                }
+            } else {
+                for i in 0..<packets.count { results[i] = settle(results[i], packets[i]) }
+            }
         }
 
         /// From the base's best rule index to the answer: past deleted base
         /// rules, against the added rules.
         @inlinable @inline(__always)
         func settle(_ baseRule: Int, _ p: UnsafeRawBufferPointer) -> Int {
-            var r = baseRule
-            if anyDeleted && r >= 0 && deleted[r >> 6] >> UInt64(r & 63) & 1 != 0 {
-                r = flat.matchRule(p, excluding: deleted)
-            }
+            let r = pastDeleted(baseRule, p)
             guard let a = added else { return r < 0 ? -1 : baseDemux[r] }
-            let o = a.matchRule(p, excluding: nil)
+            return combine(r, addedTree.map { $0.matchRule(p) } ?? a.matchRule(p, excluding: nil))
+        }
+
+        /// The base's best rule that was not deleted.
+        @inlinable @inline(__always)
+        func pastDeleted(_ r: Int, _ p: UnsafeRawBufferPointer) -> Int {
+            if anyDeleted && r >= 0 && deleted[r >> 6] >> UInt64(r & 63) & 1 != 0 {
+                return flat.matchRule(p, excluding: deleted)
+            }
+            return r
+        }
+
+        /// The demux id of the better of a base rule and an added rule (indices, -1: none).
+        @inlinable @inline(__always)
+        func combine(_ r: Int, _ o: Int) -> Int {
             if o < 0 { return r < 0 ? -1 : baseDemux[r] }
             if r < 0 { return addedDemux.unsafelyUnwrapped[o] }
             let (am, an) = (addedMajor.unsafelyUnwrapped[o], addedMinor.unsafelyUnwrapped[o])

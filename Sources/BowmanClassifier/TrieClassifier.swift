@@ -599,9 +599,23 @@ extension TrieClassifier.View {
     /// Rule indices (policy order, -1 for none) of a burst of packets.
     @inlinable
     public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
-        let positions = positionParent.count, slots = Swift.max(1, self.slots)
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 8 * slots + positions) { tmp in
-            let keys = tmp.baseAddress.unsafelyUnwrapped, scratch = keys + 8 * slots
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: scratchWords) { tmp in
+            matchRules(burst: packets, into: results, scratch: tmp.baseAddress.unsafelyUnwrapped)
+        }
+    }
+
+    /// Words of scratch a burst lookup needs (eight keys and the header positions).
+    public var scratchWords: Int { 8 * Swift.max(1, slots) + positionParent.count }
+
+    /// `matchRules(burst:into:)` with the caller's scratch (at least
+    /// `scratchWords` words): what a worker calls, so nothing is allocated
+    /// whatever the size of the key.
+    @inlinable
+    public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
+                           scratch tmp: UnsafeMutablePointer<UInt64>) {
+        let slots = Swift.max(1, self.slots)
+        do {
+            let keys = tmp, scratch = keys + 8 * slots
             var first = 0
             while first < packets.count {
                 let n = min(8, packets.count - first)

@@ -26,6 +26,18 @@ public final class FlowCounters: @unchecked Sendable {
     }
 }
 
+/// Scratch memory one worker owns.
+public final class Scratch: @unchecked Sendable {
+    public let words: Int
+    public let base: UnsafeMutablePointer<UInt64>
+    public init(words: Int) {
+        self.words = words
+        base = .allocate(capacity: words)
+        base.initialize(repeating: 0, count: words)
+    }
+    deinit { base.deallocate() }
+}
+
 /// A relaxed 64-bit read of a counter another thread writes (aligned loads
 /// and stores of a word are atomic on the platforms Bowman runs on).
 enum UnsafeAtomicRead {
@@ -42,9 +54,13 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     @usableFromInline let worker: Int
     @usableFromInline let flows: FlowCounters
     @usableFromInline let dropUnmatched: Bool
+    /// The worker's scratch for burst lookups (keys of eight packets), so a
+    /// lookup allocates nothing whatever the rules' key size.
+    @usableFromInline let scratch: Scratch
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
+        scratch = Scratch(words: 8 * 129 + 256)
         tables.quiescent(worker: worker)   // online before the first read
     }
 
@@ -58,7 +74,13 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
                 for k in 0..<n { packets[k] = UnsafeRawBufferPointer(burst.packet(at: k, in: pool)) }
                 // `pointee.view` projects one trivial field: no copy of the
                 // tables, no retain.
-                table.pointee.view.match(burst: UnsafeBufferPointer(rebasing: packets[0..<n]), into: demux.baseAddress.unsafelyUnwrapped)
+                let view = table.pointee.view
+                let burstView = UnsafeBufferPointer(rebasing: packets[0..<n])
+                if view.scratchWords <= scratch.words {
+                    view.match(burst: burstView, into: demux.baseAddress.unsafelyUnwrapped, scratch: scratch.base)
+                } else {
+                    view.match(burst: burstView, into: demux.baseAddress.unsafelyUnwrapped)   // rules with very wide keys
+                }
                 for k in 0..<n {
                     let d = demux[k]
                     if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
