@@ -171,9 +171,9 @@ public struct Filter: Equatable, Sendable {
     static func headerLength(_ proto: ProtocolDefinition, _ p: UnsafeRawBufferPointer, _ base: Int) -> Int? {
         switch proto.headerLength {
         case .fixed(let n): return n
-        case .computed(let f, let mask, let shift, let mult):
+        case .computed(let f, let mask, let shift, let mult, let add):
             guard base + f.offset + f.length <= p.count else { return nil }
-            let v = (FieldValue(loading: p, at: base + f.offset, length: f.length).low & mask) >> UInt64(shift)
+            let v = ((FieldValue(loading: p, at: base + f.offset, length: f.length).low & mask) &+ UInt64(add)) >> UInt64(shift)
             let n = Int(v) * mult
             return n > 0 ? n : nil
         }

@@ -30,6 +30,7 @@ public struct FlatClassifier: Sendable {
         public let lengthMask: UnsafeBufferPointer<UInt64>
         public let lengthShift: UnsafeBufferPointer<Int32>
         public let lengthMultiplier: UnsafeBufferPointer<Int32>
+        public let lengthAddend: UnsafeBufferPointer<Int32>
         public let ruleEnd: UnsafeBufferPointer<Int32>
         public let residualStart: UnsafeBufferPointer<Int32>
         public let residualPosition: UnsafeBufferPointer<Int32>
@@ -183,12 +184,13 @@ public struct FlatClassifier: Sendable {
         dStart = order.map { dStart[$0] }; dCount = order.map { dCount[$0] }; dAbsent = order.map { dAbsent[$0] }
         let bitsetFirst = bFirst, bitsetEnd = bEnd
         let positionParent = parents
-        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
+        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = [], la: [Int32] = []
         for p in protos {
             switch p.headerLength {
-            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0)
-            case .computed(let f, let mask, let shift, let mult):
+            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0); la.append(0)
+            case .computed(let f, let mask, let shift, let mult, let add):
                 lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
+                la.append(Int32(add))
             }
         }
         let sw = (w + 63) / 64
@@ -200,7 +202,7 @@ public struct FlatClassifier: Sendable {
         storage = st
         view = View(words: w, demux: st.own(demux), positionParent: st.own(positionParent),
                     lengthFixed: st.own(lf), lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
-                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), ruleEnd: st.own(ruleEnd),
+                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), lengthAddend: st.own(la), ruleEnd: st.own(ruleEnd),
                     residualStart: st.own(rStart), residualPosition: st.own(rPos), residualOffset: st.own(rOff),
                     residualLength: st.own(rLen), residualTest: st.own(rTest),
                     dimPosition: st.own(dPos), dimOffset: st.own(dOff), dimLength: st.own(dLen), dimStart: st.own(dStart),
@@ -308,7 +310,7 @@ extension FlatClassifier.View {
         if fixed > 0 { return start + fixed }
         let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
         guard at + len <= p.count else { return -1 }
-        let v = (FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) >> UInt64(lengthShift[k])
+        let v = ((FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
         let n = Int(v) * Int(lengthMultiplier[k])
         return n > 0 ? start + n : -1
     }

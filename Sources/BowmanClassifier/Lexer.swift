@@ -3,7 +3,7 @@ import BowmanCore
 /// A token of either little language, with where it starts.
 struct Token: Equatable {
     enum Kind: Equatable {
-        case open, close, openBracket, closeBracket, bar, star, equals, ampersand, slash, range, shiftLeft, shiftRight
+        case open, close, openBracket, closeBracket, bar, star, equals, ampersand, slash, range, shiftLeft, shiftRight, plus
         case word(String)   // identifiers, numbers, addresses, prefixes
     }
     var kind: Kind
@@ -40,6 +40,7 @@ func tokenize(_ text: String) throws(ClassifierError) -> [Token] {
             // "==" is accepted as "=".
             if i + 1 < chars.count && chars[i + 1] == "=" { out.append(Token(kind: .equals, location: here)); i += 2; column += 2 } else { single(.equals) }
         case "&": single(.ampersand)
+        case "+": single(.plus)
         case "/": single(.slash)
         case ">":
             guard i + 1 < chars.count && chars[i + 1] == ">" else { throw ClassifierError("unexpected '>' (did you mean '>>'?)", at: here) }
@@ -114,6 +115,7 @@ func describe(_ t: Token) -> String {
     case .range: "'..'"
     case .shiftLeft: "'<<'"
     case .shiftRight: "'>>'"
+    case .plus: "'+'"
     case .word(let w): "'\(w)'"
     }
 }

@@ -14,9 +14,11 @@ public struct ProtocolDefinition: Equatable, Sendable {
     /// How far `|` skips past this header.
     public enum HeaderLength: Equatable, Sendable {
         case fixed(Int)
-        /// ((field & mask) << shift) * multiplier bytes, read from the packet:
-        /// IPv4 is `(hdr_len (vhl & 0x0f) * 4)`, TCP `(hdr_len (off & 0xf0) >> ...)`.
-        case computed(field: Field, mask: UInt64, shiftRight: Int, multiplier: Int)
+        /// (((field & mask) + addend) >> shift) * multiplier bytes, read
+        /// from the packet: IPv4 is `(hdr_len (vhl & 0x0f) * 4)`, TCP
+        /// `(hdr_len (off & 0xf0) >> 2 * 1)`, an IPv6 extension header
+        /// `(hdr_len (len + 1) * 8)`.
+        case computed(field: Field, mask: UInt64, shiftRight: Int, multiplier: Int, addend: Int = 0)
     }
 
     public var name: String
@@ -105,11 +107,13 @@ public struct ProtocolRegistry: Sendable, Equatable {
                     guard field.length <= 8 else { throw ClassifierError("hdr_len field '\(f)' is wider than 8 bytes", at: fAt) }
                     var mask = UInt64.max
                     if s.accept(.ampersand) { mask = UInt64(try number(&s, registry).0) }
+                    var add = 0
+                    if s.accept(.plus) { add = try number(&s, registry).0 }
                     try s.expect(.close, "')' closing the hdr_len field expression")
                     var shift = 0, mult = 1
                     if s.accept(.shiftRight) { shift = try number(&s, registry).0 }
                     if s.accept(.star) { mult = try number(&s, registry).0 }
-                    length = .computed(field: field, mask: mask, shiftRight: shift, multiplier: mult)
+                    length = .computed(field: field, mask: mask, shiftRight: shift, multiplier: mult, addend: add)
                 } else {
                     length = .fixed(try number(&s, registry).0)
                 }

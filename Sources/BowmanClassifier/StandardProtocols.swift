@@ -44,6 +44,28 @@ enum StandardProtocols {
         (field src offset 8 length 16)
         (field dst offset 24 length 16)
         (hdr_len 40))
+    ; IPv6 extension headers (RFC 8200, RFC 4302), named in a filter's
+    ; chain: hop-by-hop and destination options share one layout
+    (protocol ipv6opt
+        (field next offset 0 length 1)
+        (field len offset 1 length 1)
+        (hdr_len (len + 1) * 8))
+    (protocol ipv6route
+        (field next offset 0 length 1)
+        (field len offset 1 length 1)
+        (field type offset 2 length 1)
+        (field segleft offset 3 length 1)
+        (hdr_len (len + 1) * 8))
+    (protocol ipv6frag
+        (field next offset 0 length 1)
+        (field fragoff offset 2 length 2)
+        (field id offset 4 length 4)
+        (hdr_len 8))
+    (protocol ah
+        (field next offset 0 length 1)
+        (field len offset 1 length 1)
+        (field spi offset 4 length 4)
+        (hdr_len (len + 2) * 4))
     (protocol icmp
         (field type offset 0 length 1)
         (field code offset 1 length 1)

@@ -33,6 +33,7 @@ public struct TrieClassifier: Sendable {
         public let lengthMask: UnsafeBufferPointer<UInt64>
         public let lengthShift: UnsafeBufferPointer<Int32>
         public let lengthMultiplier: UnsafeBufferPointer<Int32>
+        public let lengthAddend: UnsafeBufferPointer<Int32>
         /// Per slot: header position; byte offset in it, or -1 for "the header can be walked".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
@@ -150,12 +151,13 @@ public struct TrieClassifier: Sendable {
         guard next.count < 1 << 24 else { return nil }
         nodeCount = nodes
         nodeKinds = built.reduce([0, 0]) { a, t in zip(a, t.kinds).map { $0 + $1 } }
-        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = []
+        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = [], la: [Int32] = []
         for p in layout.protos {
             switch p.headerLength {
-            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0)
-            case .computed(let f, let mask, let shift, let mult):
+            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0); la.append(0)
+            case .computed(let f, let mask, let shift, let mult, let add):
                 lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
+                la.append(Int32(add))
             }
         }
         var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
@@ -170,7 +172,7 @@ public struct TrieClassifier: Sendable {
         storage = st
         view = View(demux: st.own(demux), positionParent: st.own(layout.parents), lengthFixed: st.own(lf),
                     lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
-                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx),
+                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), lengthAddend: st.own(la),
                     slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
                     slotOrder: st.own(layout.slots.indices.filter { layout.slots[$0].offset >= 0 }.map(Int32.init)
                                       + layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map(Int32.init)),
@@ -765,7 +767,7 @@ extension TrieClassifier.View {
         if fixed > 0 { return start + fixed }
         let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
         guard at + len <= p.count else { return -1 }
-        let v = (FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) >> UInt64(lengthShift[k])
+        let v = ((FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
         let n = Int(v) * Int(lengthMultiplier[k])
         return n > 0 ? n + start : -1
     }

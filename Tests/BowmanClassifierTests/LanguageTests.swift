@@ -37,8 +37,19 @@ func match(_ c: Classifier, _ f: [UInt8]) -> Int { f.withUnsafeBytes { c.match($
 
     @Test func standardRegistryHasTheUsualProtocols() {
         let r = ProtocolRegistry.standard()
-        for p in ["ethernet", "vlan", "arp", "ip", "ipv6", "icmp", "icmpv6", "igmp", "udp", "tcp"] { #expect(r.protocols[p] != nil, "\(p)") }
+        for p in ["ethernet", "vlan", "arp", "ip", "ipv6", "ipv6opt", "ipv6route", "ipv6frag", "ah", "icmp", "icmpv6", "igmp", "udp", "tcp"] {
+            #expect(r.protocols[p] != nil, "\(p)")
+        }
         #expect(r.defines["IPPROTO_UDP"] == 17 && r.defines["ETHERTYPE_IPV6"] == 0x86DD)
+    }
+
+    /// A computed length with an addend: IPv6 extension headers are (len + 1) * 8 bytes.
+    @Test func computedLengthWithAddend() throws {
+        var r = ProtocolRegistry()
+        try r.add("(protocol ext (field next offset 0 length 1) (field len offset 1 length 1) (hdr_len (len + 1) * 8))")
+        let len = ProtocolDefinition.Field(name: "len", offset: 1, length: 1)
+        #expect(r.protocols["ext"]?.headerLength == .computed(field: len, mask: .max, shiftRight: 0, multiplier: 8, addend: 1))
+        #expect(throws: ClassifierError.self) { try r.add("(protocol bad (field len offset 1 length 1) (hdr_len (len + ) * 8))") }
     }
 
     /// Malformed definitions are refused with line and column, and nothing
@@ -135,7 +146,7 @@ func match(_ c: Classifier, _ f: [UInt8]) -> Int { f.withUnsafeBytes { c.match($
     /// Bad filters are refused with line and column; the classifier keeps its rules.
     @Test(arguments: [
         ("[ ethernet (proto = ETHERTYPE_IP) ]", "line 1, column 35: expected '|' after the predicates of 'ethernet' (a filter ends with '| *')"),
-        ("[ ethrnet | * ]", "line 1, column 3: unknown protocol 'ethrnet' (known: arp, ethernet, icmp, icmpv6, igmp, ip, ipv6, tcp, udp, vlan)"),
+        ("[ ethrnet | * ]", "line 1, column 3: unknown protocol 'ethrnet' (known: ah, arp, ethernet, icmp, icmpv6, igmp, ip, ipv6, ipv6frag, ipv6opt, ipv6route, tcp, udp, vlan)"),
         ("[ ethernet (protocol = 1) | * ]", "line 1, column 13: protocol 'ethernet' has no field 'protocol' (known: dst, src, proto)"),
         ("[ ethernet (proto = 0x10000) | * ]", "line 1, column 21: value 0x10000 is wider than field 'proto' (2 bytes)"),
         ("[ ethernet | ip (src = 10.0.0.0/33) | * ]", "line 1, column 33: prefix length '33' does not fit field 'src' (32 bits)"),

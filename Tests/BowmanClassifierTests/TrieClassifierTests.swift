@@ -238,4 +238,46 @@ struct RandomRules6 {
             }
         }
     }
+
+    /// IPv6 extension-header chains named in filters (hop-by-hop, routing,
+    /// fragment, destination options: lengths `(len + 1) * 8`), on packets
+    /// that carry them: every form agrees, and the chains select what they say.
+    @Test func ipv6ExtensionChains() throws {
+        var c = Classifier()
+        let dns = try c.addFilter("[ ethernet (proto = ETHERTYPE_IPV6) | ipv6 (proto = IPPROTO_HOPOPTS) | ipv6opt (next = IPPROTO_UDP) | udp (dport = 53) | * ]", demuxID: 1)
+        _ = dns
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IPV6) | ipv6 (proto = IPPROTO_ROUTING) | ipv6route (segleft = 1) (next = IPPROTO_TCP) | tcp (dport = 80) | * ]", demuxID: 2)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IPV6) | ipv6 (proto = IPPROTO_FRAGMENT) | ipv6frag (fragoff & 0xfff8 = 0) | udp (dport in 1000..2000) | * ]", demuxID: 3)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IPV6) | ipv6 (proto = IPPROTO_HOPOPTS) | ipv6opt (next = IPPROTO_DSTOPTS) | ipv6opt (next = IPPROTO_UDP) | udp (dport = 53) | * ]", demuxID: 4)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IPV6) | ipv6 (proto = IPPROTO_UDP) | udp (dport = 53) | * ]", demuxID: 5)
+        let src = IPv6Address("fd00::1")!, dst = IPv6Address("fd00::2")!
+        func frame(_ ext: [FrameSpec.ExtensionHeader], _ t: FrameSpec.Transport) -> [UInt8] {
+            var v6 = FrameSpec.IPv6Spec(source: src, destination: dst)
+            v6.extensionHeaders = ext
+            return try! PacketBuilder.bytes(FrameSpec(network: .ipv6(v6), transport: t))
+        }
+        let udp53: FrameSpec.Transport = .udp(source: 9, destination: 53)
+        let cases: [([UInt8], Int)] = [
+            (frame([.hopByHop(options: [1, 0])], udp53), 1),
+            (frame([.hopByHop(options: Array(repeating: 0, count: 12))], udp53), 1),   // 16-byte hop-by-hop
+            (frame([.routing(type: 4, segmentsLeft: 1, addresses: [dst])], .tcp(source: 1, destination: 80, sequence: 0, acknowledgment: 0, flags: 2, window: 1)), 2),
+            (frame([.routing(type: 4, segmentsLeft: 0, addresses: [dst])], .tcp(source: 1, destination: 80, sequence: 0, acknowledgment: 0, flags: 2, window: 1)), -1),
+            (frame([.fragment(offset: 0, more: true, identification: 7)], .udp(source: 1, destination: 1500)), 3),
+            (frame([.fragment(offset: 8, more: false, identification: 7)], .udp(source: 1, destination: 1500)), -1),   // not the first fragment
+            (frame([.hopByHop(options: [1, 0]), .destinationOptions(options: [1, 0])], udp53), 4),
+            (frame([], udp53), 5),
+        ]
+        let flat = FlatClassifier(c)
+        let trie = try compiled(c)
+        for (i, (p, expected)) in cases.enumerated() {
+            let (a, b, t) = p.withUnsafeBytes { (c.match($0), flat.match($0), trie.match($0)) }
+            #expect(a == expected, "case \(i): reference \(a), expected \(expected)")
+            #expect(b == a && t == a, "case \(i): reference \(a), bit vectors \(b), tree \(t)")
+        }
+        // Truncated inside the chain: every form says the same.
+        var cut: [[UInt8]] = []
+        for (p, _) in cases { for n in 0..<p.count { cut.append(Array(p[0..<n])) } }
+        _ = expectTrieAgrees(c, trie, cut, "cut chains")
+        for p in cut { #expect(p.withUnsafeBytes { flat.match($0) == c.match($0) }) }
+    }
 }
