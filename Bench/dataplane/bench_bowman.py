@@ -8,6 +8,7 @@ NAPI modes and counters as the C references next to them:
   rx-bowman-*   bowman run --forward drop   vs  rx-xsk-* (xsk_rxdrop), rx-xdpdrop-* (kernel XDP_DROP)
   fwd-bowman-*  bowman run --forward l2fwd  vs  fwd-xsk-* (xsk_fwd)
   cost-bowman-* fixed offered load, CPU ns/packet vs cost-xsk-*
+  fwd-testpmd-* dpdk-testpmd forwarding vB -> vC on two net_af_xdp ports, counted at the same sink
 
 Usage: bench_bowman.py PERF_DIR BOWMAN_BINARY run|list|summary ...
 """
@@ -46,6 +47,23 @@ for s in (64, 1514):
     bench.TESTS[f"rx-bowman-afp-sirq-{s}"] = T(size=s, napi="sirq", setup=bench.TCDROP_SETUP, teardown=bench.TCDROP_DOWN,
                                                rx=f"{bowman} run --port af_packet:vB --forward drop --idle spin --frames 16384 -c {CNT}",
                                                specs=FILE_SPECS, primary=f"file:{CNT}")
+def testpmd_fwd(mode):
+    # Two net_af_xdp ports (vB in, vC out), one forwarding lcore on RX_CPU;
+    # "mac" rewrites the Ethernet addresses as Bowman's l2fwd does, "io" does not touch the packet.
+    vdevs = ("--vdev=net_af_xdp0,iface=vB,start_queue=0,queue_count=1 "
+             "--vdev=net_af_xdp1,iface=vC,start_queue=0,queue_count=1")
+    return (f"{bench.TESTPMD} {bench.EAL} -l {bench.RX_CPU},{bench.GEN_CPU} --main-lcore {bench.GEN_CPU} "
+            f"--file-prefix pbrx {vdevs} -- --forward-mode={mode} --eth-peer=1,02:00:00:00:00:0d --eth-peer=0,02:00:00:00:00:0a "
+            f"--burst=64 --rxd=4096 --txd=2048 --no-lsc-interrupt --stats-period 1 --nb-cores=1 "
+            f"--total-num-mbufs=16384 --auto-start --no-mlockall")
+
+
+for s in (64, 1514):
+    for mode in ("io", "mac"):
+        bench.TESTS[f"fwd-testpmd-afxdp-{mode}-sirq-{s}"] = T(
+            size=s, napi="sirq", rx=testpmd_fwd(mode), setup=bench.FWD_SETUP, teardown=bench.FWD_DOWN + ["ip -n pbdut link set dev vC xdpdrv off"],
+            gen_nice=19, testpmd=True, specs=["xdp:pbsink:vD", "link:pbgen:vA:tx.dropped"], primary="xdp:pbsink:vD")
+
 bench.TESTS["cost-bowman-poll-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle poll", specs=FILE_SPECS, primary=f"file:{CNT}")
 bench.TESTS["cost-bowman-spin-16"] = T(gen="xdplive-k16", rx=f"{RX} --idle spin", specs=FILE_SPECS, primary=f"file:{CNT}")
 

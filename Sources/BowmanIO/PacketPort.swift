@@ -19,10 +19,13 @@ public protocol PacketPort: ~Copyable {
     var name: String { get }
     /// True only for `NullPort` (a worker's absent second port).
     static var isNull: Bool { get }
+    /// Packets `transmit` could take now (a ring's free slots); `Int.max` when unbounded.
+    mutating func transmitRoom() -> Int
 }
 
 extension PacketPort where Self: ~Copyable {
     public static var isNull: Bool { false }
+    @inlinable public mutating func transmitRoom() -> Int { Int.max }
 }
 
 /// The absent second port of a single-port worker: never receives, takes nothing.

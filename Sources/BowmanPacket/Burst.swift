@@ -31,9 +31,12 @@ public struct Burst: ~Copyable {
 
     /// Entries in the burst.
     @inlinable public var count: Int { _count }
-    @inlinable public var capacity: Int { Self.capacity }
+    /// How many packets a receive may put in (`limit`, at most 64).
+    @inlinable public var capacity: Int { limit }
+    /// Set by the worker to what the out port can take now (backpressure).
+    public var limit: Int = Burst.capacity
     @inlinable public var isEmpty: Bool { _count == 0 }
-    @inlinable public var isFull: Bool { _count == Self.capacity }
+    @inlinable public var isFull: Bool { _count >= limit }
 
     @inlinable public mutating func append(index: UInt32, length: UInt32, offset: UInt16 = 0) {
         precondition(_count < Self.capacity, "burst full")

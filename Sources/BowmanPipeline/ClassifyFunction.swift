@@ -64,6 +64,8 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
         tables.quiescent(worker: worker)   // online before the first read
     }
 
+    @inlinable public func destination(forInput input: Int) -> Int? { next.destination(forInput: input) }
+
     @inlinable public mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict {
         let table = tables.current(worker: worker)
         var unmatched: UInt64 = 0, overflow: UInt64 = 0

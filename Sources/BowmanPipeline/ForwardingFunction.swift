@@ -15,6 +15,17 @@ public enum BurstVerdict: Equatable, Sendable {
 public protocol ForwardingFunction: Sendable {
     /// Processes a burst received on port `input` (0 or 1).
     mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict
+    /// The port everything received on `input` leaves by, when it is known
+    /// before processing (nil: it depends on the packets, or nothing leaves).
+    /// The worker then receives no more than that port can send now, so a
+    /// full transmit ring holds packets back in the kernel's receive ring
+    /// (dropped there, cheaply, if it stays full) instead of having them
+    /// copied in, processed and dropped.
+    func destination(forInput input: Int) -> Int?
+}
+
+extension ForwardingFunction {
+    @inlinable public func destination(forInput input: Int) -> Int? { nil }
 }
 
 /// Drops everything (the rx-drop benchmark).
@@ -48,6 +59,8 @@ public struct ReflectFunction: ForwardingFunction {
         }
         return .forward(toPort: input)
     }
+
+    @inlinable public func destination(forInput input: Int) -> Int? { input }
 
     @inlinable func swap(_ p: UnsafeMutableRawBufferPointer, _ a: Int, _ b: Int, _ n: Int) {
         let base = p.baseAddress.unsafelyUnwrapped
@@ -87,4 +100,6 @@ public struct L2ForwardFunction: ForwardingFunction {
         }
         return .forward(toPort: out)
     }
+
+    @inlinable public func destination(forInput input: Int) -> Int? { 1 &- input }
 }

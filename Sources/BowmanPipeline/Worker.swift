@@ -35,6 +35,14 @@ public enum Worker {
         while !stop.isSet {
             var got = 0
             for input in 0..<(twoPorts ? 2 : 1) {
+                // Backpressure: take no more than the out port can send now.
+                if let out = function.destination(forInput: input) {
+                    let room = out == 0 || !twoPorts ? a.transmitRoom() : b.transmitRoom()
+                    burst.limit = min(Burst.capacity, room)
+                    if room == 0 { continue }
+                } else {
+                    burst.limit = Burst.capacity
+                }
                 let n = input == 0 ? a.receive(into: &burst, pool: &pool) : b.receive(into: &burst, pool: &pool)
                 if n == 0 { continue }
                 got &+= n

@@ -124,6 +124,23 @@ func metadata(_ f: [UInt8]) -> PacketMetadata {
         #expect(rig.pool.audit().isConsistent)
     }
 
+    /// An output port that says how much it can take: the worker receives
+    /// no more than that, so nothing is dropped at transmit and the rest
+    /// waits in the input (a kernel ring, with AF_XDP) in order.
+    @Test func reportedRoomHoldsInputBack() throws {
+        let rig = try Rig(L2ForwardFunction())
+        rig.b.transmitLimit = 10
+        rig.b.reportsRoom = true
+        let input = try frames(3000)
+        for f in input { rig.a.enqueue(f) }
+        try rig.run(twoPorts: true, expected: 3000)
+        let s = rig.stats.snapshot()
+        #expect(s.rxPackets == 3000 && s.txPackets == 3000 && s.txFull == 0, "\(s)")
+        let inOrder = rig.b.sent == input
+        #expect(inOrder)
+        #expect(rig.pool.audit().isConsistent)
+    }
+
     /// A pool smaller than the input: receive stops when frames run out and
     /// resumes as they come back; nothing is lost.
     @Test func smallPoolBackpressure() throws {

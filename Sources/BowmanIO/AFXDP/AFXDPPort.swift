@@ -145,6 +145,12 @@ public struct AFXDPPort: ~Copyable {
         _ = cbowman_xsk_kick_rx(fd)
     }
 
+    /// Free slots of the tx ring (the kernel's consumer index re-read only
+    /// when fewer than a burst are known free).
+    @inlinable public mutating func transmitRoom() -> Int {
+        Int(tx.free(wanting: UInt32(Burst.capacity)))
+    }
+
     /// Queues the burst's packets on the tx ring (frames go to the kernel
     /// until their completion) and removes them from the burst. Packets the
     /// ring has no room for stay in the burst. Returns how many were queued.
@@ -167,8 +173,14 @@ public struct AFXDPPort: ~Copyable {
             tx.submit()
             txInFlight &+= n
             // Copy mode sends only on a syscall (at most 32 frames per call);
-            // with need_wakeup the kernel says when it needs one.
-            if !needWakeup || tx.needsWakeup { wakeTx() }
+            // with need_wakeup the kernel says when it needs one. Kick until
+            // the kernel has taken the whole burst (a 64-packet burst is two
+            // calls), so descriptors do not wait a round for the next kick.
+            if !needWakeup || tx.needsWakeup {
+                wakeTx()
+                var kicks = 1
+                while kicks < 4 && tx.hasUnconsumed { wakeTx(); kicks += 1 }
+            }
         }
         if n < count { counters.txRingFull &+= UInt64(count &- n) }
         counters.txPackets &+= UInt64(n)

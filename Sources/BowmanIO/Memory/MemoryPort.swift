@@ -13,6 +13,9 @@ public struct MemoryPort: ~Copyable {
     public var receiveLimit: Int
     /// Transmit at most this many per call (to simulate a full ring).
     public var transmitLimit: Int
+    /// Whether `transmitRoom()` tells the worker about `transmitLimit`
+    /// (a ring that reports its free slots) or says nothing (unbounded).
+    public var reportsRoom = false
 
     public init(name: String = "memory", receiveLimit: Int = Burst.capacity, transmitLimit: Int = Int.max) {
         self.name = name; self.receiveLimit = receiveLimit; self.transmitLimit = transmitLimit
@@ -45,6 +48,7 @@ extension MemoryPort: PacketPort {
         return n
     }
 
+    public mutating func transmitRoom() -> Int { reportsRoom ? transmitLimit : Int.max }
     public mutating func service(pool: inout FramePool) {}
     public var pollDescriptor: Int32 { -1 }
     public mutating func close(returningFramesTo pool: inout FramePool) {}
