@@ -211,14 +211,17 @@ int cbowman_xsk_create(cbowman_umem *u, const char *ifname, uint32_t queue, cons
     };
     struct xsk_ring_prod *fill = x->first ? &u->fill : &x->fill;
     struct xsk_ring_cons *comp = x->first ? &u->comp : &x->comp;
-    int rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, &x->tx, fill, comp, &scfg);
+    /* tx_size 0: a receive-only socket (no TX ring: poll() then never runs
+     * the copy-mode transmit path for it). */
+    struct xsk_ring_prod *tx = cfg->tx_size ? &x->tx : NULL;
+    int rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, tx, fill, comp, &scfg);
     if (reason && reasonlen) reason[0] = 0;
     if (rc && cfg->zero_copy) {
         char why[128];
         libxdp_strerror(rc, why, sizeof(why));
         if (reason && reasonlen) snprintf(reason, reasonlen, "zero-copy bind refused (%s): the driver has no AF_XDP zero-copy support", why);
         scfg.bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | XDP_COPY);
-        rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, &x->tx, fill, comp, &scfg);
+        rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, tx, fill, comp, &scfg);
     }
     if (rc) { free(x); return fail(err, errlen, rc, "cannot bind AF_XDP socket"); }
     if (cfg->zero_copy && reason && reasonlen && !reason[0])

@@ -38,6 +38,9 @@ public struct AFXDPPort: ~Copyable {
     public let zeroCopy: Bool
     /// Why zero-copy was not granted, when it was asked for.
     public let copyModeReason: String?
+    /// False for a receive-only socket (no TX ring).
+    public let canTransmit: Bool
+    @usableFromInline let placeholderTX: UnsafeMutableRawPointer?
     var isClosed = false
 
     /// Per-port counters (plain integers: the port belongs to one core).
@@ -56,8 +59,11 @@ public struct AFXDPPort: ~Copyable {
     }
 
     /// Opens (interface, queue) on `umem` and fills the fill ring from `pool`.
-    public init(interface: String, queue: UInt32, umem: XSKUmem, pool: inout FramePool) throws(XDPError) {
+    /// `transmit: false` opens a receive-only socket (no TX ring), for a
+    /// port that only drops or hands packets elsewhere.
+    public init(interface: String, queue: UInt32, umem: XSKUmem, pool: inout FramePool, transmit: Bool = true) throws(XDPError) {
         var cfg = umem.config
+        if !transmit { cfg.tx_size = 0 }
         var x: OpaquePointer?
         var zc: Int32 = 0
         var reason = [CChar](repeating: 0, count: 256), err = [CChar](repeating: 0, count: 256)
@@ -73,7 +79,19 @@ public struct AFXDPPort: ~Copyable {
             return (XSKRingMemory(producer: g.producer, consumer: g.consumer, flags: g.flags, ring: g.ring, size: g.size), g.size)
         }
         rx = XSKConsumerRing(ring(0).0)
-        tx = XSKProducerRing(ring(1).0)
+        if transmit {
+            tx = XSKProducerRing(ring(1).0)
+            placeholderTX = nil
+        } else {
+            // No TX ring: a private one-slot ring stands in, so the hot
+            // path needs no optional; `transmitRoom` is 0 and `transmit` takes nothing.
+            let words = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            words.initializeMemory(as: UInt32.self, repeating: 0, count: 16)
+            let w = words.assumingMemoryBound(to: UInt32.self)
+            tx = XSKProducerRing(XSKRingMemory(producer: w, consumer: w + 1, flags: w + 2, ring: words + 16, size: 1))
+            placeholderTX = words
+        }
+        canTransmit = transmit
         let (fillMemory, fillSize) = ring(2)
         fill = XSKProducerRing(fillMemory)
         comp = XSKConsumerRing(ring(3).0)
@@ -148,13 +166,14 @@ public struct AFXDPPort: ~Copyable {
     /// Free slots of the tx ring (the kernel's consumer index re-read only
     /// when fewer than a burst are known free).
     @inlinable public mutating func transmitRoom() -> Int {
-        Int(tx.free(wanting: UInt32(Burst.capacity)))
+        canTransmit ? Int(tx.free(wanting: UInt32(Burst.capacity))) : 0
     }
 
     /// Queues the burst's packets on the tx ring (frames go to the kernel
     /// until their completion) and removes them from the burst. Packets the
     /// ring has no room for stay in the burst. Returns how many were queued.
     @inlinable public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int {
+        if !canTransmit { return 0 }
         reclaimCompletions(pool: &pool)
         let count = UInt32(truncatingIfNeeded: burst.count)
         if count == 0 { return 0 }
@@ -247,5 +266,6 @@ public struct AFXDPPort: ~Copyable {
         // held stay counted as in flight in the pool's audit.
         if !isClosed { cbowman_xsk_destroy(xsk) }
         inKernel.deallocate()
+        placeholderTX?.deallocate()
     }
 }
