@@ -23,14 +23,7 @@ public struct FlatClassifier: Sendable {
     @frozen public struct View: @unchecked Sendable {
         public let words: Int
         public let demux: UnsafeBufferPointer<Int>
-        public let positionParent: UnsafeBufferPointer<Int32>
-        public let lengthFixed: UnsafeBufferPointer<Int32>
-        public let lengthFieldOffset: UnsafeBufferPointer<Int32>
-        public let lengthFieldLength: UnsafeBufferPointer<Int32>
-        public let lengthMask: UnsafeBufferPointer<UInt64>
-        public let lengthShift: UnsafeBufferPointer<Int32>
-        public let lengthMultiplier: UnsafeBufferPointer<Int32>
-        public let lengthAddend: UnsafeBufferPointer<Int32>
+        public let headers: HeaderWalk
         public let ruleEnd: UnsafeBufferPointer<Int32>
         public let residualStart: UnsafeBufferPointer<Int32>
         public let residualPosition: UnsafeBufferPointer<Int32>
@@ -54,19 +47,7 @@ public struct FlatClassifier: Sendable {
         public let summaryWords: Int
     }
 
-    /// Owns the memory the view points into.
-    final class Storage: @unchecked Sendable {
-        var frees: [() -> Void] = []
-        func own<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
-            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
-            _ = b.initialize(from: a)
-            frees.append { b.deallocate() }
-            return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(b)[0..<a.count])
-        }
-        deinit { for f in frees { f() } }
-    }
-
-    let storage: Storage
+    let storage: TableStorage
     public let view: View
 
     public var ruleCount: Int { view.demux.count }
@@ -82,19 +63,8 @@ public struct FlatClassifier: Sendable {
         let demux = rules.map(\.demuxID)
 
         // The trie of header positions.
-        var parents: [Int32] = [], protos: [ProtocolDefinition] = []
-        var child: [Int32: [String: Int32]] = [:]
-        func position(_ headers: [ProtocolDefinition], upTo h: Int) -> Int32 {
-            var at: Int32 = -1
-            for i in 0...h {
-                if let c = child[at]?[headers[i].name] { at = c; continue }
-                let k = Int32(parents.count)
-                parents.append(at); protos.append(headers[i])
-                child[at, default: [:]][headers[i].name] = k
-                at = k
-            }
-            return at
-        }
+        var walk = HeaderPositions()
+        func position(_ headers: [ProtocolDefinition], upTo h: Int) -> Int32 { walk.position(headers, upTo: h) }
         struct Key: Hashable { var position: Int32; var offset: Int; var length: Int }
         var dimIndex: [Key: Int] = [:]
         var dimKeys: [Key] = []
@@ -183,26 +153,14 @@ public struct FlatClassifier: Sendable {
         dPos = order.map { dPos[$0] }; dOff = order.map { dOff[$0] }; dLen = order.map { dLen[$0] }
         dStart = order.map { dStart[$0] }; dCount = order.map { dCount[$0] }; dAbsent = order.map { dAbsent[$0] }
         let bitsetFirst = bFirst, bitsetEnd = bEnd
-        let positionParent = parents
-        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = [], la: [Int32] = []
-        for p in protos {
-            switch p.headerLength {
-            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0); la.append(0)
-            case .computed(let f, let mask, let shift, let mult, let add):
-                lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
-                la.append(Int32(add))
-            }
-        }
         let sw = (w + 63) / 64
         var summaries = [UInt64](repeating: 0, count: max(1, sets.count / w) * sw)
         for b in 0..<(sets.count / w) {
             for k in 0..<w where sets[b * w + k] != 0 { summaries[b * sw + k / 64] |= 1 << UInt64(k % 64) }
         }
-        let st = Storage()
+        let st = TableStorage()
         storage = st
-        view = View(words: w, demux: st.own(demux), positionParent: st.own(positionParent),
-                    lengthFixed: st.own(lf), lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
-                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), lengthAddend: st.own(la), ruleEnd: st.own(ruleEnd),
+        view = View(words: w, demux: st.own(demux), headers: walk.walk(st), ruleEnd: st.own(ruleEnd),
                     residualStart: st.own(rStart), residualPosition: st.own(rPos), residualOffset: st.own(rOff),
                     residualLength: st.own(rLen), residualTest: st.own(rTest),
                     dimPosition: st.own(dPos), dimOffset: st.own(dOff), dimLength: st.own(dLen), dimStart: st.own(dStart),
@@ -248,17 +206,17 @@ extension FlatClassifier.View {
     /// whose bit is set in `excluding` are passed over.
     @inlinable
     public func matchRule(_ p: UnsafeRawBufferPointer, excluding: UnsafePointer<UInt64>?) -> Int {
-        let positions = positionParent.count
+        let positions = headers.count
         let dims = dimPosition.count
         if demux.isEmpty { return -1 }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * positions + dims) { tmp -> Int in
             let base = tmp.baseAddress.unsafelyUnwrapped, end = base + positions, chosen = end + positions
             // Start and end offset of every header position (-1: not walkable).
             for k in 0..<positions {
-                let par = Int(positionParent[k])
+                let par = Int(headers.parent[k])
                 let start = par < 0 ? 0 : end[par]
                 base[k] = start
-                end[k] = start < 0 ? -1 : headerEnd(k, p, start)
+                end[k] = start < 0 ? -1 : headers.end(k, p, start)
             }
             // Per dimension, the bitset of the interval the packet's value falls in.
             for d in 0..<dims {
@@ -301,18 +259,6 @@ extension FlatClassifier.View {
             }
             return -1
         }
-    }
-
-    /// Where the header at position k starting at `start` ends, or -1.
-    @inlinable @inline(__always)
-    func headerEnd(_ k: Int, _ p: UnsafeRawBufferPointer, _ start: Int) -> Int {
-        let fixed = Int(lengthFixed[k])
-        if fixed > 0 { return start + fixed }
-        let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
-        guard at + len <= p.count else { return -1 }
-        let v = ((FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
-        let n = Int(v) * Int(lengthMultiplier[k])
-        return n > 0 ? start + n : -1
     }
 
     /// The rule's header path is walkable and its residual predicates hold.

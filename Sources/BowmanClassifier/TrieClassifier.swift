@@ -26,14 +26,7 @@ public struct TrieClassifier: Sendable {
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
         public let demux: UnsafeBufferPointer<Int>
-        public let positionParent: UnsafeBufferPointer<Int32>
-        public let lengthFixed: UnsafeBufferPointer<Int32>
-        public let lengthFieldOffset: UnsafeBufferPointer<Int32>
-        public let lengthFieldLength: UnsafeBufferPointer<Int32>
-        public let lengthMask: UnsafeBufferPointer<UInt64>
-        public let lengthShift: UnsafeBufferPointer<Int32>
-        public let lengthMultiplier: UnsafeBufferPointer<Int32>
-        public let lengthAddend: UnsafeBufferPointer<Int32>
+        public let headers: HeaderWalk
         /// Per slot: header position; byte offset in it, or -1 for "the header can be walked".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
@@ -57,18 +50,7 @@ public struct TrieClassifier: Sendable {
         public let slots: Int
     }
 
-    final class Storage: @unchecked Sendable {
-        var frees: [() -> Void] = []
-        func own<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
-            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
-            _ = b.initialize(from: a)
-            frees.append { b.deallocate() }
-            return UnsafeBufferPointer(rebasing: UnsafeBufferPointer(b)[0..<a.count])
-        }
-        deinit { for f in frees { f() } }
-    }
-
-    let storage: Storage
+    let storage: TableStorage
     public let view: View
     public var ruleCount: Int { view.demux.count }
     public var treeCount: Int { view.treeRoot.count }
@@ -151,15 +133,6 @@ public struct TrieClassifier: Sendable {
         guard next.count < 1 << 24 else { return nil }
         nodeCount = nodes
         nodeKinds = built.reduce([0, 0]) { a, t in zip(a, t.kinds).map { $0 + $1 } }
-        var lf: [Int32] = [], lo: [Int32] = [], ll: [Int32] = [], lm: [UInt64] = [], ls: [Int32] = [], lx: [Int32] = [], la: [Int32] = []
-        for p in layout.protos {
-            switch p.headerLength {
-            case .fixed(let n): lf.append(Int32(n)); lo.append(0); ll.append(0); lm.append(0); ls.append(0); lx.append(0); la.append(0)
-            case .computed(let f, let mask, let shift, let mult, let add):
-                lf.append(0); lo.append(Int32(f.offset)); ll.append(Int32(f.length)); lm.append(mask); ls.append(Int32(shift)); lx.append(Int32(mult))
-                la.append(Int32(add))
-            }
-        }
         var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
         for (i, sl) in layout.slots.enumerated() where sl.offset >= 0 {
             if let last = runs.last, last.position == sl.position, last.offset + last.length == sl.offset, last.slot + last.length == Int32(i) {
@@ -168,11 +141,9 @@ public struct TrieClassifier: Sendable {
                 runs.append((sl.position, sl.offset, 1, Int32(i)))
             }
         }
-        let st = Storage()
+        let st = TableStorage()
         storage = st
-        view = View(demux: st.own(demux), positionParent: st.own(layout.parents), lengthFixed: st.own(lf),
-                    lengthFieldOffset: st.own(lo), lengthFieldLength: st.own(ll), lengthMask: st.own(lm),
-                    lengthShift: st.own(ls), lengthMultiplier: st.own(lx), lengthAddend: st.own(la),
+        view = View(demux: st.own(demux), headers: layout.headers.walk(st),
                     slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
                     slotOrder: st.own(layout.slots.indices.filter { layout.slots[$0].offset >= 0 }.map(Int32.init)
                                       + layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map(Int32.init)),
@@ -240,26 +211,14 @@ struct KeyLayout {
     /// it cannot be walked).
     static let walkableSlot: Int32 = -2, lengthSlot: Int32 = -1, lengthCap = 256
     struct Slot: Hashable { var position: Int32; var offset: Int32 }
-    var parents: [Int32] = []
-    var protos: [ProtocolDefinition] = []
-    var child: [Int32: [String: Int32]] = [:]
+    var headers = HeaderPositions()
     var slots: [Slot] = []
     var slotIndex: [Slot: Int] = [:]
     /// Interned symbol sets; 0 is every symbol.
     var sets: [SymbolSet] = [.all]
     var setIndex: [SymbolSet: Int32] = [SymbolSet.all: 0]
 
-    mutating func position(_ headers: [ProtocolDefinition], upTo h: Int) -> Int32 {
-        var at: Int32 = -1
-        for i in 0...h {
-            if let c = child[at]?[headers[i].name] { at = c; continue }
-            let k = Int32(parents.count)
-            parents.append(at); protos.append(headers[i])
-            child[at, default: [:]][headers[i].name] = k
-            at = k
-        }
-        return at
-    }
+    mutating func position(_ hs: [ProtocolDefinition], upTo h: Int) -> Int32 { headers.position(hs, upTo: h) }
 
     mutating func slot(_ s: Slot) -> Int {
         if let i = slotIndex[s] { return i }
@@ -582,8 +541,8 @@ extension TrieClassifier.View {
     /// The index (policy order) of the best matching rule, or -1.
     @inlinable
     public func matchRule(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
+            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + headers.count
             symbols(p, scratch, key)
             return walk(key)
         }
@@ -607,7 +566,7 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (eight keys and the header positions).
-    public var scratchWords: Int { 8 * Swift.max(1, slots) + positionParent.count }
+    public var scratchWords: Int { 8 * Swift.max(1, slots) + headers.count }
 
     /// `matchRules(burst:into:)` with the caller's scratch (at least
     /// `scratchWords` words): what a worker calls, so nothing is allocated
@@ -637,14 +596,14 @@ extension TrieClassifier.View {
     /// The key of packet `p`, one wide symbol per slot (`scratch`: one word per header position).
     @inlinable @inline(__always)
     func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt64>) {
-        let positions = positionParent.count
+        let positions = headers.count
         // Each position's start (low 32 bits) and end (high), -1 when it cannot be walked.
         let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
         for k in 0..<positions {
-            let par = Int(positionParent[k])
+            let par = Int(headers.parent[k])
             let start = par < 0 ? 0 : Int(spans[2 * par + 1])
             spans[2 * k] = Int32(truncatingIfNeeded: start)
-            spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headerEnd(k, p, start))
+            spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headers.end(k, p, start))
         }
         let count = p.count
         if slots == 0 { key[0] = Self.wide(0) }   // what leaves read
@@ -736,8 +695,8 @@ extension TrieClassifier.View {
 
     /// Nodes a lookup of `p` visits (for the benchmark's report).
     public func nodesVisited(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: positionParent.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + positionParent.count
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
+            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + headers.count
             symbols(p, scratch, key)
             var visited = 0
             for t in 0..<treeRoot.count {
@@ -761,14 +720,4 @@ extension TrieClassifier.View {
         return ok & 1 != 0
     }
 
-    @inlinable @inline(__always)
-    func headerEnd(_ k: Int, _ p: UnsafeRawBufferPointer, _ start: Int) -> Int {
-        let fixed = Int(lengthFixed[k])
-        if fixed > 0 { return start + fixed }
-        let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
-        guard at + len <= p.count else { return -1 }
-        let v = ((FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
-        let n = Int(v) * Int(lengthMultiplier[k])
-        return n > 0 ? n + start : -1
-    }
 }
