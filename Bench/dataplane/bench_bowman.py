@@ -32,6 +32,9 @@ for s in (64, 1514):
                                                 specs=FILE_SPECS, primary=f"file:{CNT}")
     bench.TESTS[f"rx-bowman-spin-wake-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{RX} --idle spin",
                                                      specs=FILE_SPECS, primary=f"file:{CNT}")
+    # Preferred busy polling, as rx-xsk-busypoll-sirq-*: the app's recvfrom runs vB's NAPI on CPU 1.
+    bench.TESTS[f"rx-bowman-busypoll-sirq-{s}"] = T(size=s, napi="sirq-defer", rx=f"{RX} --idle spin --busy-poll 20",
+                                                    specs=FILE_SPECS, primary=f"file:{CNT}")
     bench.TESTS[f"rx-bowman-poll-wake-thr-{s}"] = T(size=s, napi="thr", rx=f"{RX} --idle poll",
                                                     specs=FILE_SPECS, primary=f"file:{CNT}")
     bench.TESTS[f"fwd-bowman-spin-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{FWD} --idle spin --no-need-wakeup",

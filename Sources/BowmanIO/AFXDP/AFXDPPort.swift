@@ -20,6 +20,9 @@ public struct AFXDPPort: ~Copyable {
     @usableFromInline var comp: XSKConsumerRing
     @usableFromInline let fd: Int32
     @usableFromInline let needWakeup: Bool
+    /// Preferred busy polling (SO_PREFER_BUSY_POLL): the app drives the
+    /// device's NAPI itself with a recvfrom on every empty poll.
+    @usableFromInline let busyPoll: Bool
     @usableFromInline let frameShift: UInt64
     @usableFromInline let frameMask: UInt64
     @usableFromInline let inKernel: UnsafeMutablePointer<UInt8>
@@ -97,6 +100,7 @@ public struct AFXDPPort: ~Copyable {
         comp = XSKConsumerRing(ring(3).0)
         fd = cbowman_xsk_fd(xsk)
         needWakeup = cfg.need_wakeup != 0
+        busyPoll = cfg.busy_poll_us > 0
         frameShift = UInt64(umem.frameShift)
         frameMask = UInt64(umem.frameSize - 1)
         inKernel = .allocate(capacity: umem.frameCount)
@@ -137,8 +141,9 @@ public struct AFXDPPort: ~Copyable {
     @inlinable public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
         let (n, first) = rx.peek(upTo: UInt32(truncatingIfNeeded: burst.capacity &- burst.count))
         if n == 0 {
-            // In need-wakeup mode the kernel stops filling until woken.
-            if needWakeup && fill.needsWakeup { wakeRx() }
+            // In need-wakeup mode the kernel stops filling until woken; in
+            // busy-poll mode the recvfrom runs the device's NAPI here.
+            if busyPoll || (needWakeup && fill.needsWakeup) { wakeRx() }
             return 0
         }
         var bytes: UInt64 = 0
