@@ -82,6 +82,23 @@ public struct ClassifyWorkload {
     /// The same, in bursts of 64 (the worker's burst size).
     public func classifyAllTrieBursts() -> Int { classifyAllBursts(tables.view) }
 
+    /// Key extraction alone, in bursts of 64 (benchmark aid).
+    public func extractAll() -> Int {
+        var sum: UInt64 = 0
+        let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: tables.view.scratchWords)
+        defer { scratch.deallocate() }
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
+            var i = 0
+            while i < spans.count {
+                let n = min(64, spans.count - i)
+                for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
+                sum &+= trie.view.extractOnly(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), scratch: scratch.baseAddress!)
+                i += n
+            }
+        }
+        return Int(truncatingIfNeeded: sum)
+    }
+
     /// Every frame in bursts of 64 against `view` (e.g. tables with changes pending).
     public func classifyAllBursts(_ view: ClassifierTables.View) -> Int {
         var sum = 0

@@ -30,14 +30,11 @@ public struct TrieClassifier: Sendable {
         /// Per slot: header position; byte offset in it, or -1 for "the header can be walked".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
-        /// Slot indices, the `byteSlots` byte slots first.
-        public let slotOrder: UnsafeBufferPointer<Int32>
-        public let byteSlots: Int
-        /// Runs of byte slots at consecutive offsets of one header position.
-        public let runPosition: UnsafeBufferPointer<Int32>
-        public let runOffset: UnsafeBufferPointer<Int32>
-        public let runLength: UnsafeBufferPointer<Int32>
-        public let runSlot: UnsafeBufferPointer<Int32>
+        /// Runs of byte slots at consecutive offsets of one header position,
+        /// one word each: position | offset << 16 | length << 32 | first slot << 48.
+        public let runs: UnsafeBufferPointer<UInt64>
+        /// The other slots, one word each: slot | position << 16 | (1: length, 0: walkable) << 32.
+        public let metaSlots: UnsafeBufferPointer<UInt64>
         /// Nodes of all trees (see `TreeBuilder` for the encoding); a
         /// reference < 0 is a leaf: ~rule index, or ~ruleCount for no match.
         public let next: UnsafeBufferPointer<Int32>
@@ -145,11 +142,10 @@ public struct TrieClassifier: Sendable {
         storage = st
         view = View(demux: st.own(demux), headers: layout.headers.walk(st),
                     slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
-                    slotOrder: st.own(layout.slots.indices.filter { layout.slots[$0].offset >= 0 }.map(Int32.init)
-                                      + layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map(Int32.init)),
-                    byteSlots: layout.slots.filter { $0.offset >= 0 }.count,
-                    runPosition: st.own(runs.map(\.position)), runOffset: st.own(runs.map(\.offset)),
-                    runLength: st.own(runs.map(\.length)), runSlot: st.own(runs.map(\.slot)),
+                    runs: st.own(runs.map { UInt64($0.position) | UInt64($0.offset) << 16 | UInt64($0.length) << 32 | UInt64($0.slot) << 48 }),
+                    metaSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map {
+                        UInt64($0) | UInt64(layout.slots[$0].position) << 16 | (layout.slots[$0].offset == KeyLayout.lengthSlot ? 1 << 32 : 0)
+                    }),
                     next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: slots)
     }
@@ -607,20 +603,38 @@ extension TrieClassifier.View {
         }
         let count = p.count
         if slots == 0 { key[0] = Self.wide(0) }   // what leaves read
-        // Runs of consecutive bytes of one header: one bounds check each.
-        let bytes = p.baseAddress
-        for r in 0..<runPosition.count {
-            let b = Int(spans[2 * Int(runPosition[r])]), at = b + Int(runOffset[r]), n = Int(runLength[r])
-            let k = key + Int(runSlot[r])
-            if b >= 0 && at + n <= count, let bytes {
-                for j in 0..<n { k[j] = Self.wide(Int(bytes.load(fromByteOffset: at + j, as: UInt8.self))) }
+        // Runs of consecutive bytes of one header: one bounds check each,
+        // four bytes a load.
+        let runs = self.runs.baseAddress.unsafelyUnwrapped
+        for r in 0..<self.runs.count {
+            let d = runs[r]
+            let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            let n = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), k = key + Int(truncatingIfNeeded: d >> 48)
+            let b = Int(spans[2 * pos]), at = b + off
+            if b >= 0 && at + n <= count, let bytes = p.baseAddress {
+                let src = bytes + at
+                var j = 0
+                while j + 4 <= n {
+                    let w = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: j, as: UInt32.self))   // byte j in the low bits
+                    k[j] = Self.wide(Int(w & 0xFF)); k[j + 1] = Self.wide(Int((w >> 8) & 0xFF))
+                    k[j + 2] = Self.wide(Int((w >> 16) & 0xFF)); k[j + 3] = Self.wide(Int(w >> 24))
+                    j += 4
+                }
+                while j < n { k[j] = Self.wide(Int(src.load(fromByteOffset: j, as: UInt8.self))); j += 1 }
             } else {
-                for j in 0..<n { k[j] = Self.wide(b >= 0 && at + j < count && bytes != nil ? Int(bytes.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256) }
+                for j in 0..<n {
+                    let inside = b >= 0 && at + j < count && p.baseAddress != nil
+                    k[j] = Self.wide(inside ? Int(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256)
+                }
             }
         }
-        for i in byteSlots..<slots {
-            let s = Int(slotOrder[i]), pos = Int(slotPosition[s]), b = Int(spans[2 * pos])
-            let sym = slotOffset[s] == -1 /* length */ ? (b < 0 ? 0 : max(0, min(count - b, 256))) : (spans[2 * pos + 1] >= 0 ? 1 : 0)
+        // Walkable and length slots.
+        let meta = metaSlots.baseAddress.unsafelyUnwrapped
+        for i in 0..<metaSlots.count {
+            let d = meta[i]
+            let s = Int(truncatingIfNeeded: d & 0xFFFF), pos = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            let b = Int(spans[2 * pos])
+            let sym = d >> 32 != 0 ? (b < 0 ? 0 : Swift.max(0, Swift.min(count - b, 256))) : (spans[2 * pos + 1] >= 0 ? 1 : 0)
             key[s] = Self.wide(sym)
         }
     }
@@ -691,6 +705,21 @@ extension TrieClassifier.View {
             settle(&r4, s4); settle(&r5, s5); settle(&r6, s6); settle(&r7, s7)
         }
         return (r0, r1, r2, r3, r4, r5, r6, r7)
+    }
+
+    /// Benchmark aid: extracts the keys of a burst only (no walk), to tell
+    /// the two halves of a lookup apart; returns a checksum.
+    public func extractOnly(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, scratch tmp: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        let slots = Swift.max(1, self.slots)
+        var sum: UInt64 = 0
+        var first = 0
+        while first < packets.count {
+            let n = min(8, packets.count - first)
+            for l in 0..<8 { symbols(packets[first + min(l, n - 1)], tmp + 8 * slots, tmp + l * slots) }
+            sum &+= tmp[0] &+ tmp[slots - 1]
+            first += n
+        }
+        return sum
     }
 
     /// Nodes a lookup of `p` visits (for the benchmark's report).
