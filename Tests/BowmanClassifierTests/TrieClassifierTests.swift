@@ -13,10 +13,13 @@ import Testing
 func expectTrieAgrees(_ c: Classifier, _ trie: TrieClassifier, _ packets: [[UInt8]], _ context: @autoclosure () -> String,
                       sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Bool {
     let expected = packets.map { p in p.withUnsafeBytes { c.match($0) } }
+    // The seed's multi-way tree (the readable reference) agrees too.
+    let multiway = MultiwayTree(c)
     for (i, p) in packets.enumerated() {
-        let single = p.withUnsafeBytes { trie.match($0) }
-        if single != expected[i] {
-            Issue.record("\(context()): packet \(i) (\(p.count) bytes): reference \(expected[i]), trie \(single)", sourceLocation: sourceLocation)
+        let (single, walked) = p.withUnsafeBytes { (trie.match($0), multiway.match($0)) }
+        if single != expected[i] || walked != expected[i] {
+            Issue.record("\(context()): packet \(i) (\(p.count) bytes): reference \(expected[i]), compiled tree \(single), multi-way tree \(walked)",
+                         sourceLocation: sourceLocation)
             return false
         }
     }
@@ -180,6 +183,11 @@ struct RandomRules6 {
                                                        transport: .udp(source: 125, destination: 9)))
         #expect(udp124.withUnsafeBytes { seed.match($0) } == 1)
         #expect(udp125.withUnsafeBytes { seed.match($0) } == 0)
+        // The seed's multi-way tree: rule 1 extends rule 0's path (they share
+        // the EtherType node), so the tree has 1 + 3 + 1 nodes below the root.
+        let multiway = MultiwayTree(s)
+        #expect(udp124.withUnsafeBytes { multiway.match($0) } == 1 && udp125.withUnsafeBytes { multiway.match($0) } == 0)
+        #expect(multiway.nodeCount == 5, "\(multiway.nodeCount) nodes")
     }
 
     static let sets = FlatClassifierTests.sets.filter { $0.hasSuffix("_1k") } + ["acl1_10k", "acl5_10k"]

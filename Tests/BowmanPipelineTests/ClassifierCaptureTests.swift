@@ -75,12 +75,13 @@ import Testing
         }
         let flat = FlatClassifier(c)
         let tables = ClassifierTables(c)
+        let multiway = MultiwayTree(c)
         #expect(tables.base.tree != nil)
         var matched = 0
         for p in packets {
-            let (a, b, t) = p.withUnsafeBytes { (c.match($0), flat.match($0), tables.match($0)) }
-            #expect(a == b && a == t, "\(p.count)-byte packet: reference \(a), bit vectors \(b), tree \(t)")
-            if a != b || a != t { return }
+            let (a, b, t, m) = p.withUnsafeBytes { (c.match($0), flat.match($0), tables.match($0), multiway.match($0)) }
+            #expect(a == b && a == t && a == m, "\(p.count)-byte packet: reference \(a), bit vectors \(b), tree \(t), multi-way tree \(m)")
+            if a != b || a != t || a != m { return }
             if a >= 0 { matched += 1 }
         }
         #expect(matched > packets.count / 2)
