@@ -72,7 +72,10 @@ struct HeaderPositions {
         if fixed > 0 { return start + fixed }
         let at = start + Int(lengthFieldOffset[k]), len = Int(lengthFieldLength[k])
         guard at + len <= p.count else { return -1 }
-        let v = ((FieldValue(loading: p, at: at, length: len).low & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
+        // One-byte length fields (IPv4 IHL, TCP offset, extension lengths) read directly.
+        let raw = len == 1 ? UInt64(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self))
+                           : FieldValue(loading: p, at: at, length: len).low
+        let v = ((raw & lengthMask[k]) &+ UInt64(lengthAddend[k])) >> UInt64(lengthShift[k])
         let n = Int(v) * Int(lengthMultiplier[k])
         return n > 0 ? start + n : -1
     }
