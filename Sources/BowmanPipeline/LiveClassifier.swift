@@ -12,7 +12,48 @@ import Synchronization
 /// the workers anything. Workers never stop and never see a half-built
 /// table (`TablePublisher`); a refused change leaves everything as it was.
 public final class LiveClassifier: @unchecked Sendable {
-    public let tables: TablePublisher<ClassifierTables>
+    /// The state and the work; the compile thread holds this, never the
+    /// `LiveClassifier` itself, so the last release of a `LiveClassifier`
+    /// (whose deinit joins that thread) never happens on that thread.
+    let engine: Engine
+
+    public init(_ c: Classifier, workers: Int, compileCore: CoreID? = nil, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+        engine = Engine(c, workers: workers, compileCore: compileCore, treeBudget: treeBudget)
+    }
+
+    deinit { engine.waitForCompile() }
+
+    public var tables: TablePublisher<ClassifierTables> { engine.tables }
+    /// The rules now in force.
+    public var rules: Classifier { engine.rules }
+    /// How long the last change took from the call to the publish (ns).
+    public var lastPublishNanoseconds: UInt64 { engine.lastPublishNanoseconds }
+    /// Bases compiled in the background so far.
+    public var backgroundCompiles: Int { engine.backgroundCompiles }
+    /// Where the background compile runs (the management core), nil: anywhere.
+    public var compileCore: CoreID? { engine.compileCore }
+
+    /// `add_filter`: parsed, published with the running base, base recompiled in the background.
+    @discardableResult
+    public func add(_ text: String, demuxID: Int, priority: Int? = nil) throws(ClassifierError) -> FilterID {
+        try engine.add(text, demuxID: demuxID, priority: priority)
+    }
+    /// `delete_filter`: refused (nothing changes) unless `demuxID` matches.
+    public func delete(_ id: FilterID, demuxID: Int) throws(ClassifierError) { try engine.delete(id, demuxID: demuxID) }
+    /// A whole new rule set (a reload): published as changes on the running base, then compiled.
+    public func replace(with c: Classifier) { engine.replace(with: c) }
+    /// Starts compiling a base of the current rules on a background thread.
+    public func compileInBackground() { engine.compileInBackground() }
+    /// Management core: compiles now if the base is behind (no thread).
+    public func compileNow() { engine.compileNow() }
+    /// Waits for a background compile to finish.
+    public func waitForCompile() { engine.waitForCompile() }
+    /// Management core: frees tables no worker can still hold.
+    public func reclaim() { engine.reclaim() }
+}
+
+final class Engine: @unchecked Sendable {
+    let tables: TablePublisher<ClassifierTables>
 
     struct State {
         var rules: Classifier
@@ -30,10 +71,9 @@ public final class LiveClassifier: @unchecked Sendable {
     }
     private let state: Mutex<State>
     private let treeBudget: Int
-    /// Where the background compile runs (the management core), nil: anywhere.
-    public let compileCore: CoreID?
+    let compileCore: CoreID?
 
-    public init(_ c: Classifier, workers: Int, compileCore: CoreID? = nil, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+    init(_ c: Classifier, workers: Int, compileCore: CoreID?, treeBudget: Int) {
         let t = ClassifierTables(c, treeBudget: treeBudget)
         tables = TablePublisher(t, workers: workers)
         state = Mutex(State(rules: c, base: t.base))
@@ -41,29 +81,20 @@ public final class LiveClassifier: @unchecked Sendable {
         self.treeBudget = treeBudget
     }
 
-    deinit { waitForCompile() }
+    var rules: Classifier { state.withLock { $0.rules } }
+    var lastPublishNanoseconds: UInt64 { state.withLock { $0.lastPublishNanoseconds } }
+    var backgroundCompiles: Int { state.withLock { $0.compiles } }
 
-    /// The rules now in force.
-    public var rules: Classifier { state.withLock { $0.rules } }
-    /// How long the last change took from the call to the publish (ns).
-    public var lastPublishNanoseconds: UInt64 { state.withLock { $0.lastPublishNanoseconds } }
-    /// Bases compiled in the background so far.
-    public var backgroundCompiles: Int { state.withLock { $0.compiles } }
-
-    /// `add_filter`: parsed, published with the running base, base recompiled in the background.
-    @discardableResult
-    public func add(_ text: String, demuxID: Int, priority: Int? = nil) throws(ClassifierError) -> FilterID {
+    func add(_ text: String, demuxID: Int, priority: Int? = nil) throws(ClassifierError) -> FilterID {
         try change { (c: inout Classifier) throws(ClassifierError) -> FilterID in try c.addFilter(text, demuxID: demuxID, priority: priority) }
     }
 
-    /// `delete_filter`: refused (nothing changes) unless `demuxID` matches.
-    public func delete(_ id: FilterID, demuxID: Int) throws(ClassifierError) {
+    func delete(_ id: FilterID, demuxID: Int) throws(ClassifierError) {
         try change { (c: inout Classifier) throws(ClassifierError) in try c.deleteFilter(id, demuxID: demuxID) }
     }
 
-    /// A whole new rule set (a reload): published as changes on the running
-    /// base (fast when it differs in few rules), then compiled.
-    public func replace(with c: Classifier) {
+    /// Published as changes on the running base (fast when it differs in few rules), then compiled.
+    func replace(with c: Classifier) {
         _ = try? change { (r: inout Classifier) throws(ClassifierError) in r = c }   // nothing in it throws
     }
 
@@ -91,7 +122,7 @@ public final class LiveClassifier: @unchecked Sendable {
 
     /// Starts compiling a base of the current rules on a background thread
     /// (unless one is running: it picks up the newest rules when it ends).
-    public func compileInBackground() {
+    func compileInBackground() {
         state.withLock { s in
             guard !s.running, s.compiledGeneration < s.generation else { return }
             s.compiling?.join()   // finished: its last act was clearing `running`
@@ -130,13 +161,13 @@ public final class LiveClassifier: @unchecked Sendable {
     }
 
     /// Management core: compiles now if the base is behind (no thread).
-    public func compileNow() {
+    func compileNow() {
         waitForCompile()
         state.withLock { s in if s.compiledGeneration < s.generation { compileNowLocked(&s) } }
     }
 
     /// Waits for a background compile to finish.
-    public func waitForCompile() {
+    func waitForCompile() {
         while let t = state.withLock({ $0.compiling }) {
             t.join()
             let done = state.withLock { s -> Bool in
@@ -148,7 +179,7 @@ public final class LiveClassifier: @unchecked Sendable {
     }
 
     /// Management core: frees tables no worker can still hold.
-    public func reclaim() { state.withLock { _ in _ = tables.reclaim() } }
+    func reclaim() { state.withLock { _ in _ = tables.reclaim() } }
 }
 
 @inline(__always) func monotonicNanoseconds() -> UInt64 {
