@@ -35,6 +35,9 @@ public struct TrieClassifier: Sendable {
         public let runs: UnsafeBufferPointer<UInt64>
         /// The other slots, one word each: slot | position << 16 | (1: length, 0: walkable) << 32.
         public let metaSlots: UnsafeBufferPointer<UInt64>
+        /// Symbol (0…256) → the word a step compares: the symbol in each
+        /// 16-bit lane with the lane's top bit set (2 KB, stays in L1).
+        public let wideTable: UnsafeBufferPointer<UInt64>
         /// Nodes of all trees (see `TreeBuilder` for the encoding); a
         /// reference < 0 is a leaf: ~rule index, or ~ruleCount for no match.
         public let next: UnsafeBufferPointer<Int32>
@@ -146,6 +149,7 @@ public struct TrieClassifier: Sendable {
                     metaSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map {
                         UInt64($0) | UInt64(layout.slots[$0].position) << 16 | (layout.slots[$0].offset == KeyLayout.lengthSlot ? 1 << 32 : 0)
                     }),
+                    wideTable: st.own((0...256).map { View.wide($0) }),
                     next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: slots)
     }
@@ -538,7 +542,8 @@ extension TrieClassifier.View {
     @inlinable
     public func matchRule(_ p: UnsafeRawBufferPointer) -> Int {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + headers.count
+            let scratch = tmp.baseAddress.unsafelyUnwrapped
+            let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
             symbols(p, scratch, key)
             return walk(key)
         }
@@ -562,7 +567,7 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (eight keys and the header positions).
-    public var scratchWords: Int { 8 * Swift.max(1, slots) + headers.count }
+    public var scratchWords: Int { (8 * Swift.max(1, slots) + 3) / 4 + headers.count + 1 }
 
     /// `matchRules(burst:into:)` with the caller's scratch (at least
     /// `scratchWords` words): what a worker calls, so nothing is allocated
@@ -572,7 +577,8 @@ extension TrieClassifier.View {
                            scratch tmp: UnsafeMutablePointer<UInt64>) {
         let slots = Swift.max(1, self.slots)
         do {
-            let keys = tmp, scratch = keys + 8 * slots
+            // Eight keys of 16-bit symbols, then the header spans.
+            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (8 * slots + 3) / 4
             var first = 0
             while first < packets.count {
                 let n = min(8, packets.count - first)
@@ -589,9 +595,9 @@ extension TrieClassifier.View {
         }
     }
 
-    /// The key of packet `p`, one wide symbol per slot (`scratch`: one word per header position).
+    /// The key of packet `p`, one symbol (0…256) per slot (`scratch`: one word per header position).
     @inlinable @inline(__always)
-    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt64>) {
+    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt16>) {
         let positions = headers.count
         // Each position's start (low 32 bits) and end (high), -1 when it cannot be walked.
         let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
@@ -602,7 +608,7 @@ extension TrieClassifier.View {
             spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headers.end(k, p, start))
         }
         let count = p.count
-        if slots == 0 { key[0] = Self.wide(0) }   // what leaves read
+        if slots == 0 { key[0] = 0 }   // what leaves read
         // Runs of consecutive bytes of one header: one bounds check each,
         // four bytes a load.
         let runs = self.runs.baseAddress.unsafelyUnwrapped
@@ -615,16 +621,18 @@ extension TrieClassifier.View {
                 let src = bytes + at
                 var j = 0
                 while j + 4 <= n {
-                    let w = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: j, as: UInt32.self))   // byte j in the low bits
-                    k[j] = Self.wide(Int(w & 0xFF)); k[j + 1] = Self.wide(Int((w >> 8) & 0xFF))
-                    k[j + 2] = Self.wide(Int((w >> 16) & 0xFF)); k[j + 3] = Self.wide(Int(w >> 24))
+                    // Four bytes to four 16-bit symbols in one store.
+                    var x = UInt64(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: j, as: UInt32.self)))
+                    x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+                    x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+                    UnsafeMutableRawPointer(k + j).storeBytes(of: UInt64(littleEndian: x), as: UInt64.self)
                     j += 4
                 }
-                while j < n { k[j] = Self.wide(Int(src.load(fromByteOffset: j, as: UInt8.self))); j += 1 }
+                while j < n { k[j] = UInt16(src.load(fromByteOffset: j, as: UInt8.self)); j += 1 }
             } else {
                 for j in 0..<n {
                     let inside = b >= 0 && at + j < count && p.baseAddress != nil
-                    k[j] = Self.wide(inside ? Int(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256)
+                    k[j] = inside ? UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256
                 }
             }
         }
@@ -635,7 +643,7 @@ extension TrieClassifier.View {
             let s = Int(truncatingIfNeeded: d & 0xFFFF), pos = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
             let b = Int(spans[2 * pos])
             let sym = d >> 32 != 0 ? (b < 0 ? 0 : Swift.max(0, Swift.min(count - b, 256))) : (spans[2 * pos + 1] >= 0 ? 1 : 0)
-            key[s] = Self.wide(sym)
+            key[s] = UInt16(truncatingIfNeeded: sym)
         }
     }
 
@@ -645,15 +653,15 @@ extension TrieClassifier.View {
     /// multiply); a dense node is indexed by the symbol. A leaf steps to
     /// itself.
     @inlinable @inline(__always)
-    func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt64>) -> Int32 {
+    func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt16>) -> Int32 {
         let rows = next.baseAddress.unsafelyUnwrapped
         let o = Int((s >> 7) & 0xFF_FFFE)
-        let wide = key[Int(s >> 1) & 127]
+        let sym = Int(key[Int(s >> 1) & 127])
+        let wide = wideTable[sym]
         let high: UInt64 = 0x8000_8000_8000_8000
         let b0 = UnsafeRawPointer(rows + o).load(as: UInt64.self), b1 = UnsafeRawPointer(rows + o + 2).load(as: UInt64.self)
         let lanes = ((wide &- b0) & high) >> 15 &+ ((wide &- b1) & high) >> 15
         let run = Int((lanes &* 0x0001_0001_0001_0001) >> 48)
-        let sym = Int(wide & 0x1FF)
         return rows[s & 1 != 0 ? o + sym : o + 4 + run]
     }
 
@@ -664,7 +672,7 @@ extension TrieClassifier.View {
     /// The best rule for one key: trees in priority order, the first leaf
     /// naming a rule wins. -1 for none.
     @inlinable @inline(__always)
-    func walk(_ key: UnsafeMutablePointer<UInt64>) -> Int {
+    func walk(_ key: UnsafeMutablePointer<UInt16>) -> Int {
         var best = demux.count
         for t in 0..<treeRoot.count {
             guard holdsCommon(t, key) else { continue }
@@ -682,7 +690,7 @@ extension TrieClassifier.View {
     /// steps until all are at leaves (a leaf steps to itself), so the loop
     /// has no branch per lane.
     @inlinable @inline(__always)
-    func walk8(_ keys: UnsafeMutablePointer<UInt64>) -> Leaves {
+    func walk8(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
         let none = demux.count, slots = Swift.max(1, self.slots)
         let k0 = keys, k1 = k0 + slots, k2 = k1 + slots, k3 = k2 + slots, k4 = k3 + slots, k5 = k4 + slots, k6 = k5 + slots, k7 = k6 + slots
         var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none
@@ -691,7 +699,7 @@ extension TrieClassifier.View {
         for t in 0..<treeRoot.count {
             let root = treeRoot[t]
             // Lanes without a rule yet enter this tree if its common tests hold.
-            @inline(__always) func enter(_ r: Int, _ k: UnsafeMutablePointer<UInt64>) -> Int32 {
+            @inline(__always) func enter(_ r: Int, _ k: UnsafeMutablePointer<UInt16>) -> Int32 {
                 holdsCommon(t, k) ? root : skip
             }
             var s0 = enter(r0, k0), s1 = enter(r1, k1), s2 = enter(r2, k2), s3 = enter(r3, k3)
@@ -711,12 +719,13 @@ extension TrieClassifier.View {
     /// the two halves of a lookup apart; returns a checksum.
     public func extractOnly(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, scratch tmp: UnsafeMutablePointer<UInt64>) -> UInt64 {
         let slots = Swift.max(1, self.slots)
+        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (8 * slots + 3) / 4
         var sum: UInt64 = 0
         var first = 0
         while first < packets.count {
             let n = min(8, packets.count - first)
-            for l in 0..<8 { symbols(packets[first + min(l, n - 1)], tmp + 8 * slots, tmp + l * slots) }
-            sum &+= tmp[0] &+ tmp[slots - 1]
+            for l in 0..<8 { symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+            sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
             first += n
         }
         return sum
@@ -725,7 +734,8 @@ extension TrieClassifier.View {
     /// Nodes a lookup of `p` visits (for the benchmark's report).
     public func nodesVisited(_ p: UnsafeRawBufferPointer) -> Int {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped, key = scratch + headers.count
+            let scratch = tmp.baseAddress.unsafelyUnwrapped
+            let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
             symbols(p, scratch, key)
             var visited = 0
             for t in 0..<treeRoot.count {
@@ -740,10 +750,10 @@ extension TrieClassifier.View {
 
     /// The key holds tree t's common slot tests.
     @inlinable @inline(__always)
-    func holdsCommon(_ t: Int, _ key: UnsafeMutablePointer<UInt64>) -> Bool {
+    func holdsCommon(_ t: Int, _ key: UnsafeMutablePointer<UInt16>) -> Bool {
         var ok: UInt64 = 1
         for i in Int(commonStart[t])..<Int(commonStart[t + 1]) {
-            let sym = Int(key[Int(commonSlot[i])] & 0x1FF)
+            let sym = Int(key[Int(commonSlot[i])])
             ok &= commonSet[i * 5 + sym >> 6] >> UInt64(sym & 63)
         }
         return ok & 1 != 0
