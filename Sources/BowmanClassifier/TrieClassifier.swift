@@ -1,33 +1,34 @@
 import BowmanCore
 
 /// The seed's multi-way tree, compiled to flat tables: one tree level per
-/// key byte, each node a row of next-node offsets indexed by the byte's
-/// class, identical subtrees merged (a DAG: a deterministic automaton over
-/// the packet's key bytes). A lookup is one dependent load per key byte and
-/// ends at a leaf that names the best rule, so its cost does not grow with
-/// the number of rules; rule sets that would make the automaton too large
-/// are split into several trees in priority order, searched in that order
-/// until one matches.
+/// key slot, identical subtrees merged (a DAG: a deterministic automaton
+/// over the packet's key), a node a few words of run starts and targets. A
+/// lookup is a few loads per slot it visits and ends at a leaf that names
+/// the best rule, so its cost does not grow with the number of rules. Rule
+/// sets that would make the automaton too large are grouped by how wild
+/// their fields are and split into several trees; a lookup takes the best
+/// leaf of all of them.
 ///
 /// How a rule becomes tree paths: every byte a predicate reads is one *slot*
-/// of the key (header position, offset); a byte outside the packet or under
-/// a header that cannot be walked reads as the extra symbol 256 (which no
-/// predicate accepts, so the reference's bounds check holds); a rule also
-/// needs its last header walkable (one more slot, 1 or 0). Equalities under
-/// any mask are per-byte symbol sets; a range over n bytes is at most 2n-1
-/// products of per-byte ranges. Nodes are sets of live rule pieces; a node
-/// whose best live piece accepts anything in the remaining slots is a leaf.
+/// of the key (header position, offset), a symbol 0…255, or 256 when the
+/// byte lies outside the packet; two more slots per header say whether it
+/// can be walked (1 or 0) and how many of its bytes the packet holds (so a
+/// field's bounds check is one test, as the reference's is). Equalities
+/// under any mask are per-byte symbol sets; a range over n bytes is at most
+/// 2n-1 products of per-byte ranges. Nodes are sets of live rule pieces; a
+/// node whose best live piece accepts anything in the remaining slots is a
+/// leaf; a node where every symbol leads to the same place is left out.
 ///
 /// Built on the management core from a `Classifier`; immutable afterwards.
 public struct TrieClassifier: Sendable {
-    /// Too many row entries in one tree: split the rules in two and retry.
+    /// Words one tree may take before its rules are split in two.
     public static let defaultTreeBudget = 1 << 22
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
         public let demux: UnsafeBufferPointer<Int>
         public let headers: HeaderWalk
-        /// Per slot: header position; byte offset in it, or -1 for "the header can be walked".
+        /// Per slot: header position; byte offset in it, or -2 "the header can be walked", -1 "bytes of it present".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
         /// Runs of byte slots at consecutive offsets of one header position,
@@ -523,9 +524,6 @@ struct TreeBuilder {
 }
 
 extension TrieClassifier.View {
-    /// Lanes a burst is walked with, interleaved so their loads overlap.
-    public static var lanes: Int { 8 }
-
     /// A key symbol as the step consumes it: the symbol in each 16-bit
     /// lane with the lane's top bit set (see `step`).
     @inlinable @inline(__always)
