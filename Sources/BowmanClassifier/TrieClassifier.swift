@@ -410,35 +410,41 @@ struct TreeBuilder {
             return id
         }
         var scratch: [[Int32]] = []
-        var seen = Set<Int32>()
+        // Stamps instead of sets (the builder's hot loops): a suffix id, a
+        // set id or a symbol is "seen" when its stamp is the current one.
+        var suffixStamp = [Int32](repeating: 0, count: pieces * (slots + 1) + 2), stamp: Int32 = 0
+        var setSlot = [Int32](repeating: -1, count: sets.count), setStamp = [Int32](repeating: 0, count: sets.count)
+        var cutStamp = [Int32](repeating: 0, count: 257)
+        var nodeStamp: Int32 = 0
         let root = node(0, Array(0..<Int32(pieces)))
         while let (id, key) = work.popLast() {
             let d = Int(key.depth)
-            // Elementary intervals: every boundary of every set live here.
+            nodeStamp &+= 1
+            // The distinct sets live here, and the elementary intervals all their boundaries make.
             var distinct: [Int32] = []
-            var have = Set<Int32>()
             for p in key.live {
                 let s = pieceSets[Int(p) * slots + d]
-                if have.insert(s).inserted { distinct.append(s) }
+                if setStamp[Int(s)] != nodeStamp { setStamp[Int(s)] = nodeStamp; setSlot[Int(s)] = Int32(distinct.count); distinct.append(s) }
             }
-            var cut = Set<Int>([0])
-            for s in distinct { cut.formUnion(setBounds[Int(s)]) }
-            let starts = cut.sorted()
+            cutStamp[0] = nodeStamp
+            for s in distinct { for b in setBounds[Int(s)] { cutStamp[b] = nodeStamp } }
+            var starts: [Int] = []
+            for v in 0...256 where cutStamp[v] == nodeStamp { starts.append(v) }
             // Which intervals each distinct set holds.
-            var holds: [Int32: [Int]] = [:]
-            for s in distinct { let set = sets[Int(s)]; holds[s] = starts.indices.filter { set.contains(starts[$0]) } }
+            let holds: [[Int]] = distinct.map { sid in let set = sets[Int(sid)]; return starts.indices.filter { set.contains(starts[$0]) } }
             if scratch.count < starts.count { scratch += Array(repeating: [], count: starts.count - scratch.count) }
             for i in 0..<starts.count { scratch[i].removeAll(keepingCapacity: true) }
             for p in key.live {
-                for i in holds[pieceSets[Int(p) * slots + d]]! { scratch[i].append(p) }
+                for i in holds[Int(setSlot[Int(pieceSets[Int(p) * slots + d])])] { scratch[i].append(p) }
             }
             var runStarts: [Int] = [], children: [Int32] = []
             for i in 0..<starts.count {
                 // Duplicates of a better piece's remaining sets go; so does everything after a piece that accepts anything.
                 var live: [Int32] = []
-                seen.removeAll(keepingCapacity: true)
+                stamp &+= 1
                 for p in scratch[i] {
-                    if seen.insert(suffix[Int(p) * (slots + 1) + d + 1]).inserted { live.append(p) }
+                    let sid = Int(suffix[Int(p) * (slots + 1) + d + 1])
+                    if suffixStamp[sid] != stamp { suffixStamp[sid] = stamp; live.append(p) }
                     if wildFrom[Int(p)] <= d + 1 { break }
                 }
                 let child = node(d + 1, live)
