@@ -453,6 +453,7 @@ struct RulesInTheDataPlaneTests {
         #expect(p.terminationStatus == 0, "\(text)")
         #expect(text.contains("rules not reloaded, the running table stays") && text.contains("line 1, column 21"), "\(text)")
         #expect(text.contains("rules reloaded: 1 rules"), "\(text)")
+        #expect(text.contains("classifying against 2 rules") && text.contains("node"), "the form of the tables is said: \(text)")
         // Before the reload: our 8 IPv4 frames to flow 1, 8 IPv6 to flow 2; after
         // it everything to flow 3. (The sink's ICMP/ICMPv6 "port unreachable"
         // answers cross Bowman too: flows 2 and 3 see them as well.)

@@ -87,8 +87,15 @@ public enum DataPlane {
         var o = o
         if let r = o.rules {
             let c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
-            o.classification = Classification(c, workers: max(1, o.dataCores.count))
-            progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue))"
+            let t0 = Date()
+            let cl = Classification(c, workers: max(1, o.dataCores.count))
+            o.classification = cl
+            let base = cl.tables.current(worker: 0).pointee.base
+            let form = base.tree.map { String(format: "a tree of %d node%@ in %d tree%@, %.1f MB", $0.nodeCount, $0.nodeCount == 1 ? "" : "s",
+                                               $0.treeCount, $0.treeCount == 1 ? "" : "s", Double($0.tableBytes) / 1e6) }
+                ?? "bit-vector tables (the rules need more than 128 key bytes for a tree)"
+            progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue)): "
+                     + form + String(format: ", compiled in %.0f ms", Date().timeIntervalSince(t0) * 1000)
                      + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
         }
         if xdp {
