@@ -36,12 +36,18 @@ public struct Classifier: Sendable {
 
     public private(set) var registry: ProtocolRegistry
     public let policy: MatchPolicy
+    /// Tells classifiers apart: filter ids mean something only within one
+    /// classifier and the copies made of it (a fresh one numbers from 0
+    /// again), so tables built on one never take another's ids as theirs.
+    public let lineage: UInt64
     public private(set) var rules: [Rule] = []
     private var nextID = 0
 
     public init(registry: ProtocolRegistry = .standard(), policy: MatchPolicy = .mostPredicates) {
         self.registry = registry
         self.policy = policy
+        var g = SystemRandomNumberGenerator()
+        lineage = g.next()
     }
 
     /// `add_filter(ft, text, demux_id)`: parses and adds a rule; returns its id.

@@ -17,6 +17,8 @@ public struct ClassifierTables: Sendable {
     /// A compiled rule set (immutable; shared by the snapshots built on it).
     public final class Base: Sendable {
         public let policy: MatchPolicy
+        /// The classifier the ids belong to.
+        public let lineage: UInt64
         /// Filter ids in policy order (the compiled tables' rule indices).
         public let ids: [FilterID]
         /// (id, rule index) sorted by id: the diff against a rule list is one merge.
@@ -29,6 +31,7 @@ public struct ClassifierTables: Sendable {
 
         public init(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
             policy = c.policy
+            lineage = c.lineage
             let ordered = c.rulesInPolicyOrder
             ids = ordered.map(\.id)
             byID = ids.enumerated().map { ($1, $0) }.sorted { $0.0 < $1.0 }
@@ -101,10 +104,14 @@ public struct ClassifierTables: Sendable {
         var addedRules = Classifier(registry: c.registry, policy: c.policy)
         var newRules: [Classifier.Rule] = []
         // One merge of the base's ids with the rules' (both ascending: a
-        // classifier keeps its rules in the order of their ids).
+        // classifier keeps its rules in the order of their ids). Rules of
+        // another classifier share no ids with the base: all of them are
+        // added, all of the base's deleted.
         var deletedRules = 0, k = 0
         var previous = FilterID(Int.min)
-        for r in c.rules {
+        let sameLineage = c.lineage == base.lineage
+        for r in c.rules where !sameLineage { newRules.append(r) }
+        for r in c.rules where sameLineage {
             precondition(previous < r.id, "rules out of id order")
             previous = r.id
             while k < base.byID.count && base.byID[k].0 < r.id {

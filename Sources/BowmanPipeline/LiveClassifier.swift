@@ -40,7 +40,12 @@ public final class LiveClassifier: @unchecked Sendable {
     }
     /// `delete_filter`: refused (nothing changes) unless `demuxID` matches.
     public func delete(_ id: FilterID, demuxID: Int) throws(ClassifierError) { try engine.delete(id, demuxID: demuxID) }
-    /// A whole new rule set (a reload): published as changes on the running base, then compiled.
+    /// A whole new rule set (a reload). With the same protocols and policy it
+    /// is applied as its difference from the running rules — rules that
+    /// stay (same filter, demux id and priority) keep their identity and
+    /// age, the others are deleted and added — and published at once as
+    /// changes on the running base, then compiled; otherwise it replaces
+    /// them whole (published when compiled).
     public func replace(with c: Classifier) { engine.replace(with: c) }
     /// Starts compiling a base of the current rules on a background thread.
     public func compileInBackground() { engine.compileInBackground() }
@@ -94,8 +99,27 @@ final class Engine: @unchecked Sendable {
     }
 
     /// Published as changes on the running base (fast when it differs in few rules), then compiled.
-    func replace(with c: Classifier) {
-        _ = try? change { (r: inout Classifier) throws(ClassifierError) in r = c }   // nothing in it throws
+    func replace(with new: Classifier) {
+        _ = try? change { (r: inout Classifier) throws(ClassifierError) in
+            guard new.registry == r.registry && new.policy == r.policy else { r = new; return }
+            struct Key: Hashable { var text: String; var demux: Int; var priority: Int }
+            // Priority orders rules only under first match (most predicates ranks by predicates, then age).
+            let byPriority = new.policy == .firstMatch
+            func key(_ x: Classifier.Rule) -> Key { Key(text: x.filter.text, demux: x.demuxID, priority: byPriority ? x.priority : 0) }
+            var wanted: [Key: Int] = [:]
+            for x in new.rules { wanted[key(x), default: 0] += 1 }
+            // Rules that stay are used up from `wanted`; the rest of the old go.
+            for x in r.rules {
+                let k = key(x)
+                if let n = wanted[k], n > 0 { wanted[k] = n - 1 } else { try r.deleteFilter(x.id, demuxID: x.demuxID) }
+            }
+            for x in new.rules {
+                let k = key(x)
+                guard let n = wanted[k], n > 0 else { continue }
+                wanted[k] = n - 1
+                try r.addFilter(x.filter.text, demuxID: x.demuxID, priority: x.priority)
+            }
+        }
     }
 
     private func change<T>(_ body: (inout Classifier) throws(ClassifierError) -> T) throws(ClassifierError) -> T {
@@ -104,7 +128,10 @@ final class Engine: @unchecked Sendable {
             var c = s.rules
             do throws(ClassifierError) {
                 let v = try body(&c)
-                let base = c.policy == s.base.policy ? s.base : ClassifierTables.Base(c, treeBudget: treeBudget)
+                // Changes ride on the running base only while the rules descend
+                // from the ones it was compiled from; else compile (here).
+                let sameRules = c.policy == s.base.policy && c.lineage == s.base.lineage
+                let base = sameRules ? s.base : ClassifierTables.Base(c, treeBudget: treeBudget)
                 tables.publish(ClassifierTables(base: base, current: c))
                 s.rules = c
                 s.base = base

@@ -288,4 +288,25 @@ struct RandomRules6 {
         _ = expectTrieAgrees(c, trie, cut, "cut chains")
         for p in cut { #expect(p.withUnsafeBytes { flat.match($0) == c.match($0) }) }
     }
+
+    /// Filter ids mean something only within one classifier: tables built
+    /// on one base never take a fresh classifier's ids (numbered from 0
+    /// again) for the base's rules.
+    @Test func anotherClassifierOnABaseIsAllChange() throws {
+        var a = Classifier()
+        try a.addFilter("[ ethernet | ip (proto = 17) | udp (dport = 9) | * ]", demuxID: 1)
+        try a.addFilter("[ ethernet | ipv6 | * ]", demuxID: 2)
+        var b = Classifier()
+        try b.addFilter("[ ethernet | * ]", demuxID: 3)
+        try b.addFilter("[ ethernet | ip | * ]", demuxID: 4)
+        let t = ClassifierTables(base: ClassifierTables.Base(a), current: b)
+        #expect(t.addedCount == 2 && t.deletedCount == 2)
+        var gen = RandomRules(seed: 5)
+        for _ in 0..<300 {
+            let p = gen.packet()
+            let (want, got) = p.withUnsafeBytes { (b.match($0), t.match($0)) }
+            #expect(want == got)
+            if want != got { return }
+        }
+    }
 }

@@ -143,4 +143,31 @@ func udpFrame(_ dport: UInt16) -> [UInt8] {
         #expect(rig.tables.pending == 0)
         #expect(rig.pool.audit().isConsistent)
     }
+
+    /// A reload (a freshly loaded classifier, its ids from 0 again) is
+    /// applied as its difference: rules that stay keep their identity, and
+    /// the published tables answer for the new rules at once.
+    @Test func reloadIsAppliedAsItsDifference() throws {
+        var a = Classifier()
+        let kept = try a.addFilter("[ ethernet | ip (proto = 17) | udp (dport = 9) | * ]", demuxID: 1)
+        try a.addFilter("[ ethernet | ipv6 | * ]", demuxID: 2)
+        let live = LiveClassifier(a, workers: 1)
+        var b = Classifier()
+        try b.addFilter("[ ethernet | * ]", demuxID: 3)
+        try b.addFilter("[ ethernet | ip (proto = 17) | udp (dport = 9) | * ]", demuxID: 1)
+        live.replace(with: b)
+        let now = live.rules
+        #expect(now.rules.count == 2 && now.rules.contains { $0.id == kept && $0.demuxID == 1 })
+        let frames = [udpFrame(9), udpFrame(10)]
+        for f in frames {
+            let (want, got) = f.withUnsafeBytes { (b.match($0), live.tables.current(worker: 0).pointee.match($0)) }
+            #expect(want == got, "reference \(want), published \(got)")
+        }
+        live.waitForCompile()
+        for f in frames {
+            let (want, got) = f.withUnsafeBytes { (b.match($0), live.tables.current(worker: 0).pointee.match($0)) }
+            #expect(want == got, "after the compile: reference \(want), published \(got)")
+        }
+        live.reclaim()
+    }
 }
