@@ -37,7 +37,7 @@ public struct ClassifierTables: Sendable {
             byID = ids.enumerated().map { ($1, $0) }.sorted { $0.0 < $1.0 }
             tree = TrieClassifier(c, treeBudget: treeBudget)
             flat = FlatClassifier(c)
-            rank = RankTable(ordered, policy: c.policy)
+            rank = RankTable(ordered, of: c)
         }
 
         public var ruleCount: Int { ids.count }
@@ -48,24 +48,16 @@ public struct ClassifierTables: Sendable {
         let major: UnsafeMutableBufferPointer<Int>
         let minor: UnsafeMutableBufferPointer<Int>
         let demux: UnsafeMutableBufferPointer<Int>
-        init(_ rules: [Classifier.Rule], policy: MatchPolicy) {
+        init(_ rules: [Classifier.Rule], of c: Classifier) {
             major = .allocate(capacity: max(1, rules.count))
             minor = .allocate(capacity: max(1, rules.count))
             demux = .allocate(capacity: max(1, rules.count))
             for (i, r) in rules.enumerated() {
-                let k = ClassifierTables.rank(r, policy)
+                let k = c.rank(r)
                 major[i] = k.0; minor[i] = k.1; demux[i] = r.demuxID
             }
         }
         deinit { major.deallocate(); minor.deallocate(); demux.deallocate() }
-    }
-
-    /// Lower wins: (priority, id) for first match; (-predicates, id) for most predicates.
-    static func rank(_ r: Classifier.Rule, _ policy: MatchPolicy) -> (Int, Int) {
-        switch policy {
-        case .firstMatch: return (r.priority, r.id.rawValue)
-        case .mostPredicates: return (-r.filter.predicates.count, r.id.rawValue)
-        }
     }
 
     /// Deleted base rules, one bit each.
@@ -79,8 +71,9 @@ public struct ClassifierTables: Sendable {
     }
 
     public let base: Base
-    let added: FlatClassifier?
+    /// The added rules as a tree, or as bit vectors where a tree refuses them.
     let addedTree: TrieClassifier?
+    let addedFlat: FlatClassifier?
     let addedRank: RankTable?
     let deleted: Bits
     public let addedCount: Int
@@ -131,16 +124,16 @@ public struct ClassifierTables: Sendable {
         addedCount = newRules.count
         ruleCount = c.rules.count
         if newRules.isEmpty {
-            added = nil; addedTree = nil; addedRank = nil
+            addedTree = nil; addedFlat = nil; addedRank = nil
         } else {
-            addedRules.adopt(newRules)
-            added = FlatClassifier(addedRules)
+            for r in newRules { addedRules.adoptRule(r) }
             addedTree = TrieClassifier(addedRules, treeBudget: 1 << 20)
-            addedRank = RankTable(addedRules.rulesInPolicyOrder, policy: c.policy)
+            addedFlat = addedTree == nil ? FlatClassifier(addedRules) : nil
+            addedRank = RankTable(addedRules.rulesInPolicyOrder, of: addedRules)
         }
         view = View(tree: base.tree?.view, flat: base.flat.view, baseMajor: UnsafeBufferPointer(base.rank.major), baseMinor: UnsafeBufferPointer(base.rank.minor),
                     baseDemux: UnsafeBufferPointer(base.rank.demux), deleted: UnsafePointer(bits.words.baseAddress!), anyDeleted: deletedCount > 0,
-                    added: added?.view, addedTree: addedTree?.view, addedMajor: addedRank.map { UnsafeBufferPointer($0.major) }, addedMinor: addedRank.map { UnsafeBufferPointer($0.minor) },
+                    anyAdded: !newRules.isEmpty, addedTree: addedTree?.view, addedFlat: addedFlat?.view, addedMajor: addedRank.map { UnsafeBufferPointer($0.major) }, addedMinor: addedRank.map { UnsafeBufferPointer($0.minor) },
                     addedDemux: addedRank.map { UnsafeBufferPointer($0.demux) })
     }
 
@@ -155,8 +148,9 @@ public struct ClassifierTables: Sendable {
         public let baseMajor: UnsafeBufferPointer<Int>, baseMinor: UnsafeBufferPointer<Int>, baseDemux: UnsafeBufferPointer<Int>
         public let deleted: UnsafePointer<UInt64>
         public let anyDeleted: Bool
-        public let added: FlatClassifier.View?
+        public let anyAdded: Bool
         public let addedTree: TrieClassifier.View?
+        public let addedFlat: FlatClassifier.View?
         public let addedMajor: UnsafeBufferPointer<Int>?, addedMinor: UnsafeBufferPointer<Int>?, addedDemux: UnsafeBufferPointer<Int>?
 
         /// The demux id of the best matching rule, or -1.
@@ -188,7 +182,7 @@ public struct ClassifierTables: Sendable {
             } else {
                 for i in 0..<packets.count { results[i] = flat.matchRule(packets[i], excluding: nil) }
             }
-            guard anyDeleted || added != nil else {
+            guard anyDeleted || anyAdded else {
                 for i in 0..<packets.count { results[i] = results[i] < 0 ? -1 : baseDemux[results[i]] }
                 return
             }
@@ -208,8 +202,8 @@ public struct ClassifierTables: Sendable {
         @inlinable @inline(__always)
         func settle(_ baseRule: Int, _ p: UnsafeRawBufferPointer) -> Int {
             let r = pastDeleted(baseRule, p)
-            guard let a = added else { return r < 0 ? -1 : baseDemux[r] }
-            return combine(r, addedTree.map { $0.matchRule(p) } ?? a.matchRule(p, excluding: nil))
+            guard anyAdded else { return r < 0 ? -1 : baseDemux[r] }
+            return combine(r, addedTree.map { $0.matchRule(p) } ?? addedFlat.unsafelyUnwrapped.matchRule(p, excluding: nil))
         }
 
         /// The base's best rule that was not deleted.
@@ -232,9 +226,3 @@ public struct ClassifierTables: Sendable {
     }
 }
 
-extension Classifier {
-    /// Takes rules (with their ids) from another classifier of the same registry.
-    mutating func adopt(_ rs: [Rule]) {
-        for r in rs { adoptRule(r) }
-    }
-}

@@ -23,6 +23,8 @@ import BowmanCore
 public struct TrieClassifier: Sendable {
     /// Words one tree may take before its rules are split in two.
     public static let defaultTreeBudget = 1 << 22
+    /// Key slots a node reference can name (7 bits).
+    public static let maxSlots = 128
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
@@ -58,8 +60,6 @@ public struct TrieClassifier: Sendable {
     public var slotCount: Int { view.slots }
     /// Rows of every tree (nodes that are not leaves).
     public let nodeCount: Int
-    /// Nodes of each kind: ranges, dense.
-    public let nodeKinds: [Int]
     /// Bytes of the row and class tables.
     public var tableBytes: Int { view.next.count * 4 }
 
@@ -78,7 +78,7 @@ public struct TrieClassifier: Sendable {
         layout.slots = order.map { layout.slots[$0] }
         pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }
         let slots = layout.slots.count
-        guard slots <= 128 else { return nil }
+        guard slots <= TrieClassifier.maxSlots else { return nil }
         // Trees: rules grouped by how wild their fields are (rules alike in
         // which fields they leave open cross-multiply least), split until
         // each group fits the budget. A lookup takes the best leaf of all.
@@ -133,7 +133,6 @@ public struct TrieClassifier: Sendable {
         }
         guard next.count < 1 << 24 else { return nil }
         nodeCount = nodes
-        nodeKinds = built.reduce([0, 0]) { a, t in zip(a, t.kinds).map { $0 + $1 } }
         var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
         for (i, sl) in layout.slots.enumerated() where sl.offset >= 0 {
             if let last = runs.last, last.position == sl.position, last.offset + last.length == sl.offset, last.slot + last.length == Int32(i) {
@@ -160,17 +159,18 @@ public struct TrieClassifier: Sendable {
 }
 
 extension Classifier {
-    /// The rules in the order the policy ranks them (best first).
-    public var rulesInPolicyOrder: [Rule] {
-        var rules = self.rules
+    /// A rule's rank under the policy, lower wins: (priority, id) for first
+    /// match, (-predicates, id) for most predicates — the order every
+    /// compiled form numbers its rules in.
+    public func rank(_ r: Rule) -> (Int, Int) {
         switch policy {
-        case .mostPredicates:
-            rules.sort { ($0.filter.predicates.count, -$0.id.rawValue) > ($1.filter.predicates.count, -$1.id.rawValue) }
-        case .firstMatch:
-            rules.sort { ($0.priority, $0.id) < ($1.priority, $1.id) }
+        case .firstMatch: return (r.priority, r.id.rawValue)
+        case .mostPredicates: return (-r.filter.predicates.count, r.id.rawValue)
         }
-        return rules
     }
+
+    /// The rules in the order the policy ranks them (best first).
+    public var rulesInPolicyOrder: [Rule] { rules.sorted { rank($0) < rank($1) } }
 }
 
 /// A set of key symbols: the 256 byte values and 256 ("absent").
@@ -335,7 +335,6 @@ struct TreeBuilder {
         var root: Int32
         var nodes: Int
         var firstRule: Int
-        var kinds: [Int]
         var common: [(Int, SymbolSet)] = []
         /// Which words of `next` are node references (the rest are packed run starts).
         var isTarget: [Bool]
@@ -464,7 +463,7 @@ struct TreeBuilder {
             return c
         }
         // Layout: offsets (even, so the 64-bit words are aligned), then rows.
-        var kinds = [0, 0]
+        var nodeCount = 0
         var offset = [Int32](repeating: -1, count: nodes.count)
         var ref = [Int32](repeating: 0, count: nodes.count)
         var total = 0
@@ -475,7 +474,7 @@ struct TreeBuilder {
             total += dense ? 257 : 4 + n.children.count
             guard total < 1 << 24 else { return nil }
             ref[i] = offset[i] << 7 | Int32(n.depth) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
-            kinds[dense ? 1 : 0] += 1
+            nodeCount += 1
         }
         // Leaves: absorbing nodes (no starts, the one target is the leaf
         // itself) holding the rule index in their sixth word; references
@@ -524,8 +523,7 @@ struct TreeBuilder {
                 }
             }
         }
-        let nodeCount = kinds[0] + kinds[1]
-        return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), kinds: kinds, isTarget: isTarget)
+        return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), isTarget: isTarget)
     }
 }
 

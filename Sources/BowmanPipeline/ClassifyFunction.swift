@@ -60,7 +60,8 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
-        scratch = Scratch(words: 8 * 129 + 256)
+        // Eight keys of up to 128 16-bit symbols, and up to 1024 header positions.
+        scratch = Scratch(words: 8 * TrieClassifier.maxSlots / 4 + 1 + 1024)
         tables.quiescent(worker: worker)   // online before the first read
     }
 

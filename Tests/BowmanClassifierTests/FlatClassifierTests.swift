@@ -120,16 +120,7 @@ struct RandomRules {
         let samples = name.hasSuffix("10k") ? 120 : 400
         for _ in 0..<samples {
             let r = rules.randomElement(using: &rng)!
-            func inside(_ p: IPPrefix) -> IPv4Address {
-                guard case .v4(let a) = p.address else { return IPv4Address(rawValue: 0) }
-                let host: UInt32 = p.length == 32 ? 0 : UInt32.random(in: 0...UInt32.max, using: &rng) & (UInt32.max >> UInt32(p.length))
-                return IPv4Address(rawValue: a.rawValue | host)
-            }
-            let e = ClassBench.TraceEntry(source: inside(r.source), destination: inside(r.destination),
-                                          sourcePort: UInt16.random(in: r.sourcePorts, using: &rng),
-                                          destinationPort: UInt16.random(in: r.destinationPorts, using: &rng),
-                                          proto: r.protoMask == 0 ? [6, 17, 1][Int.random(in: 0...2, using: &rng)] : r.proto)
-            let f = e.frame()
+            let f = ClassBench.header(inside: r, using: &rng).frame()
             let (a, b) = f.withUnsafeBytes { (c.match($0), flat.match($0)) }
             #expect(a == b, "\(name): reference \(a), flat \(b)")
             #expect(a != Classifier.noMatch && a <= r.line, "a header built inside rule \(r.line) matches it or an earlier rule")

@@ -25,12 +25,9 @@ func expectTrieAgrees(_ c: Classifier, _ trie: TrieClassifier, _ packets: [[UInt
     }
     // Bursts of every length up to 64, so partial lane groups are covered.
     var start = 0, size = 1
-    let views = packets.map { p -> UnsafeRawBufferPointer in
-        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 1)
-        b.copyMemory(from: UnsafeRawBufferPointer(start: p, count: p.count))
-        return UnsafeRawBufferPointer(b)
-    }
-    defer { for v in views { v.deallocate() } }
+    let buffers = PacketBuffers(packets)
+    let views = buffers.views
+    defer { withExtendedLifetime(buffers) {} }   // the views point into it
     var out = [Int](repeating: -2, count: 64)
     while start < packets.count {
         let n = min(size, packets.count - start)
@@ -225,12 +222,9 @@ struct RandomRules6 {
                     live.append((try c.addFilter(gen.filter(), demuxID: d, priority: Int.random(in: 0...40, using: &gen.rng)), d))
                 }
                 let t = ClassifierTables(base: base, current: c)
-                let views = packets.map { p -> UnsafeRawBufferPointer in
-                    let b = UnsafeMutableRawBufferPointer.allocate(byteCount: p.count, alignment: 1)
-                    b.copyMemory(from: UnsafeRawBufferPointer(start: p, count: p.count))
-                    return UnsafeRawBufferPointer(b)
-                }
-                defer { for v in views { v.deallocate() } }
+                let buffers = PacketBuffers(packets)
+                let views = buffers.views
+                defer { withExtendedLifetime(buffers) {} }   // the views point into it
                 var out = [Int](repeating: 0, count: 64)
                 for first in stride(from: 0, to: packets.count, by: 64) {
                     let n = min(64, packets.count - first)

@@ -92,12 +92,9 @@ import Testing
 
 /// Bursts of 64 through `tables.view.match(burst:)` == the reference.
 func expectTablesAgreeInBursts(_ c: Classifier, _ tables: ClassifierTables, _ packets: [[UInt8]]) -> Bool {
-    let views = packets.map { p -> UnsafeRawBufferPointer in
-        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, p.count), alignment: 1)
-        b.copyMemory(from: UnsafeRawBufferPointer(start: p, count: p.count))
-        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(b)[0..<p.count])
-    }
-    defer { for v in views { UnsafeRawBufferPointer(start: v.baseAddress, count: max(1, v.count)).deallocate() } }
+    let buffers = PacketBuffers(packets)
+    let views = buffers.views
+    defer { withExtendedLifetime(buffers) {} }   // the views point into it
     var out = [Int](repeating: 0, count: 64)
     for first in stride(from: 0, to: views.count, by: 64) {
         let n = min(64, views.count - first)

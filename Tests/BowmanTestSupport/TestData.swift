@@ -48,3 +48,19 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+/// Packets copied to memory of their own, as stable buffer pointers (what a
+/// burst lookup takes), freed with this object.
+public final class PacketBuffers {
+    public let views: [UnsafeRawBufferPointer]
+    private let blocks: [UnsafeMutableRawBufferPointer]
+    public init(_ packets: [[UInt8]]) {
+        blocks = packets.map { p in
+            let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, p.count), alignment: 8)
+            p.withUnsafeBytes { b.copyMemory(from: $0) }
+            return b
+        }
+        views = zip(blocks, packets).map { UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[0..<$1.count]) }
+    }
+    deinit { for b in blocks { b.deallocate() } }
+}

@@ -197,14 +197,9 @@ public struct AFXDPPort: ~Copyable {
             tx.submit()
             txInFlight &+= n
             // Copy mode sends only on a syscall (at most 32 frames per call);
-            // with need_wakeup the kernel says when it needs one. Kick until
-            // the kernel has taken the whole burst (a 64-packet burst is two
-            // calls), so descriptors do not wait a round for the next kick.
-            if !needWakeup || tx.needsWakeup {
-                wakeTx()
-                var kicks = 1
-                while kicks < 4 && tx.hasUnconsumed { wakeTx(); kicks += 1 }
-            }
+            // with need_wakeup the kernel says when it needs one. What one
+            // call leaves, the next round's `reclaimCompletions` kicks again.
+            if !needWakeup || tx.needsWakeup { wakeTx() }
         }
         if n < count { counters.txRingFull &+= UInt64(count &- n) }
         counters.txPackets &+= UInt64(n)
