@@ -35,8 +35,8 @@ public struct ClassifierTables: Sendable {
             let ordered = c.rulesInPolicyOrder
             ids = ordered.map(\.id)
             byID = ids.enumerated().map { ($1, $0) }.sorted { $0.0 < $1.0 }
-            tree = TrieClassifier(c, treeBudget: treeBudget)
             flat = FlatClassifier(c)
+            tree = TrieClassifier(c, treeBudget: treeBudget, fallback: flat)
             rank = RankTable(ordered, of: c)
         }
 

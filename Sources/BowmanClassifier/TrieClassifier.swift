@@ -11,11 +11,12 @@ import BowmanCore
 ///
 /// How a rule becomes tree paths: every byte a predicate reads is one *slot*
 /// of the key (header position, offset), a symbol 0…255, or 256 when the
-/// byte lies outside the packet; two more slots per header say whether it
-/// can be walked (1 or 0) and how many of its bytes the packet holds (so a
-/// field's bounds check is one test, as the reference's is). Equalities
-/// under any mask are per-byte symbol sets; a range over n bytes is at most
-/// 2n-1 products of per-byte ranges. Nodes are sets of live rule pieces; a
+/// header cannot be reached or walked. The tree answers *regular* packets,
+/// where every header position is either dead or holds every byte the rules
+/// read from it, so bounds cost no steps (see `KeyLayout`); the bit-vector
+/// tables answer the rest (packets cut short inside a header).
+/// Equalities under any mask are per-byte symbol sets; a range over n bytes
+/// is at most 2n-1 products of per-byte ranges. Nodes are sets of live rule pieces; a
 /// node whose best live piece accepts anything in the remaining slots is a
 /// leaf; a node where every symbol leads to the same place is left out.
 ///
@@ -30,14 +31,19 @@ public struct TrieClassifier: Sendable {
         /// Rule index (policy order) to demux id.
         public let demux: UnsafeBufferPointer<Int>
         public let headers: HeaderWalk
-        /// Per slot: header position; byte offset in it, or -2 "the header can be walked", -1 "bytes of it present".
+        /// Per slot: header position; byte offset in it, or `Int32.max` "the header is live".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
         /// Runs of byte slots at consecutive offsets of one header position,
         /// one word each: position | offset << 16 | length << 32 | first slot << 48.
         public let runs: UnsafeBufferPointer<UInt64>
-        /// The other slots, one word each: slot | position << 16 | (1: length, 0: walkable) << 32.
-        public let metaSlots: UnsafeBufferPointer<UInt64>
+        /// The live slots, one word each: slot | position << 16.
+        public let liveSlots: UnsafeBufferPointer<UInt64>
+        /// Per header position, the bytes rules read from it: a packet is
+        /// regular when every position it walks holds them.
+        public let need: UnsafeBufferPointer<Int32>
+        /// What answers packets that are not regular.
+        public let fallback: FlatClassifier.View
         /// Symbol (0…256) → the word a step compares: the symbol in each
         /// 16-bit lane with the lane's top bit set (2 KB, stays in L1).
         public let wideTable: UnsafeBufferPointer<UInt64>
@@ -54,6 +60,7 @@ public struct TrieClassifier: Sendable {
     }
 
     let storage: TableStorage
+    let fallback: FlatClassifier
     public let view: View
     public var ruleCount: Int { view.demux.count }
     public var treeCount: Int { view.treeRoot.count }
@@ -66,13 +73,17 @@ public struct TrieClassifier: Sendable {
     /// Nil when the rules cannot be compiled this way: more than 128 key
     /// slots, or tables beyond 2^24 words (the caller keeps the bit-vector
     /// `FlatClassifier`).
-    public init?(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget) {
+    ///
+    /// `fallback`: the bit-vector tables of the same classifier, which
+    /// answer packets that are not regular (built here when not given).
+    public init?(_ c: Classifier, treeBudget: Int = TrieClassifier.defaultTreeBudget, fallback: FlatClassifier? = nil) {
         let rules = c.rulesInPolicyOrder
         let demux = rules.map(\.demuxID)
         var layout = KeyLayout()
         var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
-        // Slots in packet order: by header position, then offset (walkable first).
-        let order = layout.slots.indices.sorted { (layout.slots[$0].position, layout.slots[$0].offset) < (layout.slots[$1].position, layout.slots[$1].offset) }
+        // Byte slots in packet order (header position, then offset), live slots last.
+        func order(_ s: KeyLayout.Slot) -> (Int, Int32, Int32) { (s.offset == KeyLayout.liveSlot ? 1 : 0, s.position, s.offset) }
+        let order = layout.slots.indices.sorted { order(layout.slots[$0]) < order(layout.slots[$1]) }
         var rank = [Int](repeating: 0, count: order.count)
         for (i, s) in order.enumerated() { rank[s] = i }
         layout.slots = order.map { layout.slots[$0] }
@@ -134,7 +145,7 @@ public struct TrieClassifier: Sendable {
         guard next.count < 1 << 24 else { return nil }
         nodeCount = nodes
         var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
-        for (i, sl) in layout.slots.enumerated() where sl.offset >= 0 {
+        for (i, sl) in layout.slots.enumerated() where sl.offset != KeyLayout.liveSlot {
             if let last = runs.last, last.position == sl.position, last.offset + last.length == sl.offset, last.slot + last.length == Int32(i) {
                 runs[runs.count - 1].length += 1
             } else {
@@ -143,12 +154,15 @@ public struct TrieClassifier: Sendable {
         }
         let st = TableStorage()
         storage = st
+        let fb = fallback ?? FlatClassifier(c)
+        self.fallback = fb
         view = View(demux: st.own(demux), headers: layout.headers.walk(st),
                     slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
                     runs: st.own(runs.map { UInt64($0.position) | UInt64($0.offset) << 16 | UInt64($0.length) << 32 | UInt64($0.slot) << 48 }),
-                    metaSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset < 0 }.map {
-                        UInt64($0) | UInt64(layout.slots[$0].position) << 16 | (layout.slots[$0].offset == KeyLayout.lengthSlot ? 1 << 32 : 0)
+                    liveSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset == KeyLayout.liveSlot }.map {
+                        UInt64($0) | UInt64(layout.slots[$0].position) << 16
                     }),
+                    need: st.own(layout.headers.protos.indices.map { Int32(layout.need[Int32($0)] ?? 0) }), fallback: fb.view,
                     wideTable: st.own((0...256).map { View.wide($0) }),
                     next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: slots)
@@ -206,15 +220,25 @@ struct SymbolSet: Hashable {
 }
 
 /// Slots of the key and the symbol sets rules place on them.
+///
+/// The tree answers for *regular* packets: those where every header
+/// position either cannot be reached or walked (it is *dead*: no rule that
+/// names it can match) or holds all the bytes any rule reads from it.
+/// Within a regular packet a position's bytes are all present or all
+/// absent, so bounds need no slots of their own: one byte of a rule's
+/// fields in a position excludes "absent" and the bytes it leaves open
+/// accept anything. A rule whose last header has no predicate tests that
+/// header's *live* slot (1: walked, 0: dead). Other packets (cut short
+/// inside a header some rule reads) go to the bit-vector tables.
 struct KeyLayout {
-    /// Slot offsets below zero: the header can be walked (1 or 0); how many
-    /// bytes of the header are in the packet (at most `lengthCap`; 0 when
-    /// it cannot be walked).
-    static let walkableSlot: Int32 = -2, lengthSlot: Int32 = -1, lengthCap = 256
+    /// The offset of a position's live slot (sorted after every byte slot).
+    static let liveSlot = Int32.max
     struct Slot: Hashable { var position: Int32; var offset: Int32 }
     var headers = HeaderPositions()
     var slots: [Slot] = []
     var slotIndex: [Slot: Int] = [:]
+    /// Per header position, the bytes the rules read from it (a regular packet holds them).
+    var need: [Int32: Int] = [:]
     /// Interned symbol sets; 0 is every symbol.
     var sets: [SymbolSet] = [.all]
     var setIndex: [SymbolSet: Int32] = [SymbolSet.all: 0]
@@ -239,41 +263,26 @@ struct KeyLayout {
     /// The rule as a union of products of per-slot symbol sets, with set ids per slot.
     mutating func pieces(_ f: Filter, rule: Int) -> [[Int: Int32]] {
         var products: [Piece] = [[:]]
-        if !f.headers.isEmpty {
-            let end = position(f.headers, upTo: f.headers.count - 1)
-            let s = slot(Slot(position: end, offset: KeyLayout.walkableSlot))
-            products[0][s] = SymbolSet.range(1, 1)
-        }
+        var tested: [Int32: [Int]] = [:]   // position → its byte slots this rule reads
         for p in f.predicates {
             let pos = position(f.headers, upTo: p.header)
+            need[pos] = Swift.max(need[pos] ?? 0, p.offset + p.length)
             let byteSlots = (0..<p.length).map { slot(Slot(position: pos, offset: Int32(p.offset + $0))) }
-            // Bounds: the field ends inside the packet. Within the first 256
-            // bytes of a header one length slot checks it, and bytes a
-            // predicate does not constrain accept anything (no node needed);
-            // further in, every byte of the field excludes "absent".
-            let needed = p.offset + p.length
-            let viaLength = needed <= KeyLayout.lengthCap
-            var lengthSet: SymbolSet? = nil
-            if viaLength {
-                lengthSet = SymbolSet.range(needed, KeyLayout.lengthCap)
-            }
-            func widen(_ x: SymbolSet) -> SymbolSet { viaLength && x == .bytes ? .all : x }
+            tested[pos, default: []] += byteSlots
             let alternatives: [[SymbolSet]]
             switch p.test {
             case .equal(let value, let mask):
                 alternatives = [(0..<p.length).map { i in
-                    widen(SymbolSet.masked(value: KeyLayout.byte(value, i, p.length), mask: KeyLayout.byte(mask, i, p.length)))
+                    SymbolSet.masked(value: KeyLayout.byte(value, i, p.length), mask: KeyLayout.byte(mask, i, p.length))
                 }]
             case .range(let lo, let hi):
-                alternatives = KeyLayout.rangeProducts(lo: lo, hi: hi, length: p.length).map { $0.map(widen) }
+                alternatives = KeyLayout.rangeProducts(lo: lo, hi: hi, length: p.length)
             }
             var out: [Piece] = []
-            let lengthSlot = viaLength ? slot(Slot(position: pos, offset: KeyLayout.lengthSlot)) : -1
             for base in products {
                 for alt in alternatives {
                     var q = base
                     var empty = false
-                    if let l = lengthSet { q[lengthSlot] = (q[lengthSlot] ?? .all) & l }
                     for (i, s) in byteSlots.enumerated() {
                         let v = (q[s] ?? .all) & alt[i]
                         if v.isEmpty { empty = true; break }
@@ -284,7 +293,24 @@ struct KeyLayout {
             }
             products = out
         }
-        return products.map { q in q.mapValues { intern($0) } }
+        // Every set above excludes "absent"; one per position is enough to
+        // reject a dead one, so "any byte" widens to "anything" wherever
+        // another byte of the position says more (or it is not the first).
+        for i in products.indices {
+            for (_, byteSlots) in tested {
+                let open = Set(byteSlots).filter { products[i][$0] == .bytes }
+                let keep = open.count == Set(byteSlots).count ? open.min() : nil
+                for s in open where s != keep { products[i][s] = .all }
+            }
+        }
+        if !f.headers.isEmpty {
+            let last = position(f.headers, upTo: f.headers.count - 1)
+            if tested[last] == nil {
+                let s = slot(Slot(position: last, offset: KeyLayout.liveSlot))
+                for i in products.indices { products[i][s] = SymbolSet.range(1, 1) }
+            }
+        }
+        return products.map { q in q.filter { $0.value != .all }.mapValues { intern($0) } }
     }
 
     static func byte(_ v: FieldValue, _ i: Int, _ length: Int) -> UInt8 {
@@ -546,7 +572,7 @@ extension TrieClassifier.View {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
             let scratch = tmp.baseAddress.unsafelyUnwrapped
             let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
-            symbols(p, scratch, key)
+            guard symbols(p, scratch, key) else { return fallback.matchRule(p, excluding: nil) }
             return walk(key)
         }
     }
@@ -584,7 +610,8 @@ extension TrieClassifier.View {
             var first = 0
             while first < packets.count {
                 let n = min(8, packets.count - first)
-                for l in 0..<8 { symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+                var irregular = 0
+                for l in 0..<8 where !symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) { irregular |= 1 << l }
                 let r = walk8(keys)
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
@@ -592,35 +619,48 @@ extension TrieClassifier.View {
                         results[first + l] = rule < demux.count ? rule : -1
                     }
                 }
+                if irregular != 0 {
+                    for l in 0..<n where irregular >> l & 1 != 0 { results[first + l] = fallback.matchRule(packets[first + l], excluding: nil) }
+                }
                 first += n
             }
         }
     }
 
-    /// The key of packet `p`, one symbol (0…256) per slot (`scratch`: one word per header position).
+    /// The key of packet `p`, one symbol (0…256) per slot (`scratch`: one
+    /// word per header position). False when the packet is not regular
+    /// (the key is then all zeros and the answer is the fallback's).
     @inlinable @inline(__always)
-    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt16>) {
+    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt16>) -> Bool {
         let positions = headers.count
-        // Each position's start (low 32 bits) and end (high), -1 when it cannot be walked.
+        // Each position's start and end, both -1 when it is dead.
         let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
+        let count = p.count
+        var regular = true
         for k in 0..<positions {
             let par = Int(headers.parent[k])
             let start = par < 0 ? 0 : Int(spans[2 * par + 1])
-            spans[2 * k] = Int32(truncatingIfNeeded: start)
-            spans[2 * k + 1] = start < 0 ? -1 : Int32(truncatingIfNeeded: headers.end(k, p, start))
+            let end = start < 0 ? -1 : headers.end(k, p, start)
+            regular = regular && (end < 0 || count - start >= Int(need[k]))
+            spans[2 * k] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
+            spans[2 * k + 1] = Int32(truncatingIfNeeded: end)
         }
-        let count = p.count
+        guard regular else {
+            for s in 0..<Swift.max(1, slots) { key[s] = 0 }
+            return false
+        }
         if slots == 0 { key[0] = 0 }   // what leaves read
-        // Runs of consecutive bytes of one header: one bounds check each,
-        // four bytes a load.
+        // Runs of consecutive bytes of one header, in bounds when the
+        // position is live (the packet is regular); four bytes a load.
         let runs = self.runs.baseAddress.unsafelyUnwrapped
         for r in 0..<self.runs.count {
             let d = runs[r]
             let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
             let n = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), k = key + Int(truncatingIfNeeded: d >> 48)
-            let b = Int(spans[2 * pos]), at = b + off
-            if b >= 0 && at + n <= count, let bytes = p.baseAddress {
-                let src = bytes + at
+            let b = Int(spans[2 * pos])
+            if b >= 0 {
+                // Live and regular: the run is inside the packet (so the packet is not empty).
+                let src = p.baseAddress.unsafelyUnwrapped + (b + off)
                 var j = 0
                 while j + 4 <= n {
                     // Four bytes to four 16-bit symbols in one store.
@@ -632,21 +672,15 @@ extension TrieClassifier.View {
                 }
                 while j < n { k[j] = UInt16(src.load(fromByteOffset: j, as: UInt8.self)); j += 1 }
             } else {
-                for j in 0..<n {
-                    let inside = b >= 0 && at + j < count && p.baseAddress != nil
-                    k[j] = inside ? UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at + j, as: UInt8.self)) : 256
-                }
+                for j in 0..<n { k[j] = 256 }
             }
         }
-        // Walkable and length slots.
-        let meta = metaSlots.baseAddress.unsafelyUnwrapped
-        for i in 0..<metaSlots.count {
-            let d = meta[i]
-            let s = Int(truncatingIfNeeded: d & 0xFFFF), pos = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-            let b = Int(spans[2 * pos])
-            let sym = d >> 32 != 0 ? (b < 0 ? 0 : Swift.max(0, Swift.min(count - b, 256))) : (spans[2 * pos + 1] >= 0 ? 1 : 0)
-            key[s] = UInt16(truncatingIfNeeded: sym)
+        let live = liveSlots.baseAddress.unsafelyUnwrapped
+        for i in 0..<liveSlots.count {
+            let d = live[i]
+            key[Int(truncatingIfNeeded: d & 0xFFFF)] = spans[2 * Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)] >= 0 ? 1 : 0
         }
+        return true
     }
 
     /// One step from node `s` on the key, with no branch on the kind: a
@@ -726,11 +760,20 @@ extension TrieClassifier.View {
         var first = 0
         while first < packets.count {
             let n = min(8, packets.count - first)
-            for l in 0..<8 { symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+            for l in 0..<8 { _ = symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
             sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
             first += n
         }
         return sum
+    }
+
+    /// Whether the tree answers `p` (else the bit-vector tables do): every
+    /// header position is dead or holds every byte rules read from it.
+    public func isRegular(_ p: UnsafeRawBufferPointer) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Bool in
+            let scratch = tmp.baseAddress.unsafelyUnwrapped
+            return symbols(p, scratch, UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self))
+        }
     }
 
     /// Nodes a lookup of `p` visits (for the benchmark's report).
@@ -738,7 +781,7 @@ extension TrieClassifier.View {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
             let scratch = tmp.baseAddress.unsafelyUnwrapped
             let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
-            symbols(p, scratch, key)
+            guard symbols(p, scratch, key) else { return 0 }
             var visited = 0
             for t in 0..<treeRoot.count {
                 guard holdsCommon(t, key) else { continue }
