@@ -34,14 +34,20 @@ public struct TrieClassifier: Sendable {
         /// Per slot: header position; byte offset in it, or `Int32.max` "the header is live".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
-        /// Runs of byte slots at consecutive offsets of one header position,
-        /// one word each: position | offset << 16 | length << 32 | first slot << 48.
-        public let runs: UnsafeBufferPointer<UInt64>
+        /// Chunks of the key: up to four bytes at consecutive offsets of one
+        /// header position, one word each: position | offset << 16 | width << 32 | key index << 48
+        /// (four key entries each, whatever the width).
+        public let chunks: UnsafeBufferPointer<UInt64>
         /// The live slots, one word each: slot | position << 16.
         public let liveSlots: UnsafeBufferPointer<UInt64>
         /// Per header position, the bytes rules read from it: a packet is
         /// regular when every position it walks holds them.
         public let need: UnsafeBufferPointer<Int32>
+        /// Two words per header position: parent (low 32 bits, -1 for the
+        /// root) | bytes rules read << 32; then a fixed length (bits 0–15),
+        /// or a one-byte length field: offset << 16 | mask << 32 | shift << 40
+        /// | multiplier << 46 | addend << 54; bit 63: any other length (`headers.end`).
+        public let positionWords: UnsafeBufferPointer<UInt64>
         /// What answers packets that are not regular.
         public let fallback: FlatClassifier.View
         /// Symbol (0…256) → the word a step compares: the symbol in each
@@ -56,7 +62,10 @@ public struct TrieClassifier: Sendable {
         public let commonStart: UnsafeBufferPointer<Int32>
         public let commonSlot: UnsafeBufferPointer<Int32>
         public let commonSet: UnsafeBufferPointer<UInt64>
+        /// Entries (16-bit symbols) of the key.
         public let slots: Int
+        /// Slots rules test (the rest of the key is never read).
+        public let slotCount: Int
     }
 
     let storage: TableStorage
@@ -64,7 +73,7 @@ public struct TrieClassifier: Sendable {
     public let view: View
     public var ruleCount: Int { view.demux.count }
     public var treeCount: Int { view.treeRoot.count }
-    public var slotCount: Int { view.slots }
+    public var slotCount: Int { view.slotCount }
     /// Rows of every tree (nodes that are not leaves).
     public let nodeCount: Int
     /// Bytes of the row and class tables.
@@ -89,7 +98,30 @@ public struct TrieClassifier: Sendable {
         layout.slots = order.map { layout.slots[$0] }
         pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }
         let slots = layout.slots.count
-        guard slots <= TrieClassifier.maxSlots else { return nil }
+        // The key: each position's bytes in chunks of four (load four
+        // bytes, store four symbols), a chunk moved back inside the bytes
+        // rules read from its position where it would pass their end; the
+        // symbols of bytes no slot names are never tested. Live slots last.
+        var keyOf = [Int](repeating: 0, count: slots)
+        var chunks: [UInt64] = []   // position | offset << 16 | width << 32 | key index << 48
+        var keyLength = 0
+        do {
+            var i = 0
+            while i < slots && layout.slots[i].offset != KeyLayout.liveSlot {
+                let pos = layout.slots[i].position, need = layout.need[pos] ?? 0
+                let o = Int(layout.slots[i].offset)
+                let c = o + 4 <= need ? o : Swift.max(0, need - 4), w = Swift.min(4, need - c)
+                chunks.append(UInt64(pos) | UInt64(c) << 16 | UInt64(w) << 32 | UInt64(keyLength) << 48)
+                while i < slots && layout.slots[i].position == pos && layout.slots[i].offset != KeyLayout.liveSlot
+                        && Int(layout.slots[i].offset) < c + w {
+                    keyOf[i] = keyLength + Int(layout.slots[i].offset) - c
+                    i += 1
+                }
+                keyLength += 4
+            }
+            for j in i..<slots { keyOf[j] = keyLength; keyLength += 1 }
+        }
+        guard keyLength <= TrieClassifier.maxSlots, layout.need.values.allSatisfy({ $0 < 1 << 16 }) else { return nil }
         // Trees: rules grouped by how wild their fields are (rules alike in
         // which fields they leave open cross-multiply least), split until
         // each group fits the budget. A lookup takes the best leaf of all.
@@ -104,7 +136,7 @@ public struct TrieClassifier: Sendable {
         var pending: [Range<Int>] = [0..<rules.count]
         while let range = pending.popLast() {
             let members = grouped[range].sorted()   // priority order within the tree
-            var b = TreeBuilder(slots: slots, sets: layout.sets, ruleCount: rules.count)
+            var b = TreeBuilder(slots: slots, keyOf: keyOf, sets: layout.sets, ruleCount: rules.count)
             // Slots every piece tests alike are checked once, before the walk.
             var common: [Int: Int32] = [:]
             if let firstPiece = members.lazy.flatMap({ pieces[$0] }).first {
@@ -122,7 +154,7 @@ public struct TrieClassifier: Sendable {
             }
         }
         if built.isEmpty {
-            guard let t = TreeBuilder(slots: slots, sets: layout.sets, ruleCount: rules.count).build(budget: .max) else { return nil }
+            guard let t = TreeBuilder(slots: slots, keyOf: keyOf, sets: layout.sets, ruleCount: rules.count).build(budget: .max) else { return nil }
             built.append(t)
         }
         built.sort { $0.firstRule < $1.firstRule }
@@ -132,7 +164,7 @@ public struct TrieClassifier: Sendable {
         var nodes = 0
         for t in built {
             for (slot, set) in t.common {
-                commonSlot.append(Int32(slot))
+                commonSlot.append(Int32(keyOf[slot]))
                 commonSet += [set.w0, set.w1, set.w2, set.w3, set.w4]
             }
             commonStart.append(Int32(commonSlot.count))
@@ -144,28 +176,31 @@ public struct TrieClassifier: Sendable {
         }
         guard next.count < 1 << 24 else { return nil }
         nodeCount = nodes
-        var runs: [(position: Int32, offset: Int32, length: Int32, slot: Int32)] = []
-        for (i, sl) in layout.slots.enumerated() where sl.offset != KeyLayout.liveSlot {
-            if let last = runs.last, last.position == sl.position, last.offset + last.length == sl.offset, last.slot + last.length == Int32(i) {
-                runs[runs.count - 1].length += 1
-            } else {
-                runs.append((sl.position, sl.offset, 1, Int32(i)))
-            }
-        }
         let st = TableStorage()
         storage = st
         let fb = fallback ?? FlatClassifier(c)
         self.fallback = fb
         view = View(demux: st.own(demux), headers: layout.headers.walk(st),
                     slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
-                    runs: st.own(runs.map { UInt64($0.position) | UInt64($0.offset) << 16 | UInt64($0.length) << 32 | UInt64($0.slot) << 48 }),
+                    chunks: st.own(chunks),
                     liveSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset == KeyLayout.liveSlot }.map {
-                        UInt64($0) | UInt64(layout.slots[$0].position) << 16
+                        UInt64(keyOf[$0]) | UInt64(layout.slots[$0].position) << 16
                     }),
-                    need: st.own(layout.headers.protos.indices.map { Int32(layout.need[Int32($0)] ?? 0) }), fallback: fb.view,
+                    need: st.own(layout.headers.protos.indices.map { Int32(layout.need[Int32($0)] ?? 0) }),
+                    positionWords: st.own(layout.headers.protos.indices.flatMap { k -> [UInt64] in
+                        let a = UInt64(UInt32(bitPattern: layout.headers.parents[k])) | UInt64(layout.need[Int32(k)] ?? 0) << 32
+                        switch layout.headers.protos[k].headerLength {
+                        case .fixed(let n) where n > 0 && n < 1 << 16: return [a, UInt64(n)]
+                        case .computed(let f, let mask, let shift, let mult, let add)
+                            where f.length == 1 && f.offset < 1 << 16 && mask <= 0xFF && (0..<64).contains(shift) && (0...255).contains(mult) && (0...255).contains(add):
+                            return [a, UInt64(f.offset) << 16 | mask << 32 | UInt64(shift) << 40 | UInt64(mult) << 46 | UInt64(add) << 54]
+                        default: return [a, 1 << 63]
+                        }
+                    }),
+                    fallback: fb.view,
                     wideTable: st.own((0...256).map { View.wide($0) }),
                     next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
-                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: slots)
+                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength, slotCount: slots)
     }
 
     /// The demux id of the best matching rule, or `Classifier.noMatch`.
@@ -354,7 +389,8 @@ struct KeyLayout {
 /// - 0, *ranges*: two `UInt64` of four 16-bit run starts each (unused:
 ///   0x7FFF), then the targets of the runs (up to 9); the run a symbol
 ///   falls in is the number of starts ≤ it, counted without branches.
-/// - 1, *dense*: 257 targets indexed by the symbol.
+/// - 1, *dense*: 257 bytes (65 words), the symbol's index in the list of
+///   distinct targets that follows them.
 struct TreeBuilder {
     struct Tree {
         var next: [Int32]
@@ -371,14 +407,16 @@ struct TreeBuilder {
         }
     }
     let slots: Int
+    /// Slot → its index in the key (what a node reference names).
+    let keyOf: [Int]
     let sets: [SymbolSet]
     let ruleCount: Int
     /// Pieces, flattened: set id per slot.
     var pieceSets: [Int32] = []
     var pieceRule: [Int32] = []
 
-    init(slots: Int, sets: [SymbolSet], ruleCount: Int) {
-        self.slots = slots; self.sets = sets; self.ruleCount = ruleCount
+    init(slots: Int, keyOf: [Int], sets: [SymbolSet], ruleCount: Int) {
+        self.slots = slots; self.keyOf = keyOf; self.sets = sets; self.ruleCount = ruleCount
     }
 
     mutating func add(_ piece: [Int: Int32], rule: Int) {
@@ -391,6 +429,8 @@ struct TreeBuilder {
     struct Node { var depth: Int; var starts: [Int]; var children: [Int32] }
 
     static let rangeStarts = 8, unusedStart: UInt64 = 0x7FFF
+    /// Where a dense node's targets start: after its 257 index bytes (65 words).
+    static let denseTargets = 65
 
     func build(budget: Int) -> Tree? {
         let pieces = pieceRule.count
@@ -478,7 +518,7 @@ struct TreeBuilder {
                 children.append(child)
             }
             nodes[Int(id)] = Node(depth: d, starts: runStarts, children: children)
-            words += runStarts.count <= TreeBuilder.rangeStarts ? 5 + children.count : 257
+            words += runStarts.count <= TreeBuilder.rangeStarts ? 5 + children.count : TreeBuilder.denseTargets + 1 + children.count
             if words > budget { overBudget = true; break }
         }
         if overBudget { return nil }
@@ -497,9 +537,9 @@ struct TreeBuilder {
             total = (total + 1) & ~1
             offset[i] = Int32(total)
             let dense = n.starts.count > TreeBuilder.rangeStarts
-            total += dense ? 257 : 4 + n.children.count
+            total += dense ? TreeBuilder.denseTargets + n.children.count : 4 + n.children.count
             guard total < 1 << 24 else { return nil }
-            ref[i] = offset[i] << 7 | Int32(n.depth) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
+            ref[i] = offset[i] << 7 | Int32(keyOf[n.depth]) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
             nodeCount += 1
         }
         // Leaves: absorbing nodes (no starts, the one target is the leaf
@@ -542,11 +582,21 @@ struct TreeBuilder {
                 }
                 for (k, c) in n.children.enumerated() { next[o + 4 + k] = target(c); isTarget[o + 4 + k] = true }
             } else {
+                // One byte per symbol: the index of its target in the list after them.
+                var distinct: [Int32] = [], index: [Int32: Int] = [:]
+                var bytes = [UInt8](repeating: 0, count: 4 * TreeBuilder.denseTargets)
                 var run = 0
                 for sym in 0..<257 {
                     while run < n.starts.count && n.starts[run] <= sym { run += 1 }
-                    next[o + sym] = target(n.children[run]); isTarget[o + sym] = true
+                    let t = target(n.children[run])
+                    if index[t] == nil { index[t] = distinct.count; distinct.append(t) }
+                    guard let k = index[t], k < 256 else { return nil }
+                    bytes[sym] = UInt8(k)
                 }
+                for w in 0..<TreeBuilder.denseTargets {
+                    next[o + w] = Int32(bitPattern: UInt32(bytes[4 * w]) | UInt32(bytes[4 * w + 1]) << 8 | UInt32(bytes[4 * w + 2]) << 16 | UInt32(bytes[4 * w + 3]) << 24)
+                }
+                for (k, t) in distinct.enumerated() { next[o + TreeBuilder.denseTargets + k] = t; isTarget[o + TreeBuilder.denseTargets + k] = true }
             }
         }
         return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), isTarget: isTarget)
@@ -637,11 +687,30 @@ extension TrieClassifier.View {
         let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
         let count = p.count
         var regular = true
+        let words = positionWords.baseAddress.unsafelyUnwrapped
         for k in 0..<positions {
-            let par = Int(headers.parent[k])
-            let start = par < 0 ? 0 : Int(spans[2 * par + 1])
-            let end = start < 0 ? -1 : headers.end(k, p, start)
-            regular = regular && (end < 0 || count - start >= Int(need[k]))
+            let a = words[2 &* k], d = words[2 &* k &+ 1]
+            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a))
+            let start = par < 0 ? 0 : Int(spans[2 &* par &+ 1])
+            let end: Int
+            if start < 0 {
+                end = -1
+            } else if d & 0xFFFF != 0 {
+                end = start &+ Int(truncatingIfNeeded: d & 0xFFFF)
+            } else if d >> 63 == 0 {
+                // A one-byte length field (IPv4 IHL, TCP data offset, extension lengths).
+                let at = start &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+                if at < count {
+                    let v = UInt64(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self))
+                    let n = Int(truncatingIfNeeded: (((v & (d >> 32) & 0xFF) &+ (d >> 54) & 0xFF) >> ((d >> 40) & 0x3F)) &* ((d >> 46) & 0xFF))
+                    end = n > 0 ? start &+ n : -1
+                } else {
+                    end = -1
+                }
+            } else {
+                end = headers.end(k, p, start)
+            }
+            regular = regular && (end < 0 || count &- start >= Int(truncatingIfNeeded: a >> 32))
             spans[2 * k] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
             spans[2 * k + 1] = Int32(truncatingIfNeeded: end)
         }
@@ -650,29 +719,24 @@ extension TrieClassifier.View {
             return false
         }
         if slots == 0 { key[0] = 0 }   // what leaves read
-        // Runs of consecutive bytes of one header, in bounds when the
-        // position is live (the packet is regular); four bytes a load.
-        let runs = self.runs.baseAddress.unsafelyUnwrapped
-        for r in 0..<self.runs.count {
-            let d = runs[r]
+        // Chunks of four bytes of one header, in bounds when the position
+        // is live (the packet is regular): one load, one store.
+        let chunks = self.chunks.baseAddress.unsafelyUnwrapped
+        for r in 0..<self.chunks.count {
+            let d = chunks[r]
             let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
             let n = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), k = key + Int(truncatingIfNeeded: d >> 48)
             let b = Int(spans[2 * pos])
-            if b >= 0 {
-                // Live and regular: the run is inside the packet (so the packet is not empty).
-                let src = p.baseAddress.unsafelyUnwrapped + (b + off)
-                var j = 0
-                while j + 4 <= n {
-                    // Four bytes to four 16-bit symbols in one store.
-                    var x = UInt64(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: j, as: UInt32.self)))
-                    x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
-                    x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
-                    UnsafeMutableRawPointer(k + j).storeBytes(of: UInt64(littleEndian: x), as: UInt64.self)
-                    j += 4
-                }
-                while j < n { k[j] = UInt16(src.load(fromByteOffset: j, as: UInt8.self)); j += 1 }
+            if b >= 0 && n == 4 {
+                // Live and regular: inside the packet (so the packet is not empty).
+                var x = UInt64(UInt32(littleEndian: p.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: b + off, as: UInt32.self)))
+                x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+                x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+                UnsafeMutableRawPointer(k).storeBytes(of: UInt64(littleEndian: x), as: UInt64.self)
+            } else if b >= 0 {
+                for j in 0..<n { k[j] = UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: b + off + j, as: UInt8.self)) }
             } else {
-                for j in 0..<n { k[j] = 256 }
+                UnsafeMutableRawPointer(k).storeBytes(of: UInt64(littleEndian: 0x0100_0100_0100_0100), as: UInt64.self)
             }
         }
         let live = liveSlots.baseAddress.unsafelyUnwrapped
@@ -686,8 +750,8 @@ extension TrieClassifier.View {
     /// One step from node `s` on the key, with no branch on the kind: a
     /// ranges node's run is the count of its starts ≤ the symbol (the
     /// lanes of `wide - starts` whose top bit survives, summed by one
-    /// multiply); a dense node is indexed by the symbol. A leaf steps to
-    /// itself.
+    /// multiply); a dense node's index byte for the symbol picks its
+    /// target. A leaf steps to itself.
     @inlinable @inline(__always)
     func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt16>) -> Int32 {
         let rows = next.baseAddress.unsafelyUnwrapped
@@ -698,7 +762,8 @@ extension TrieClassifier.View {
         let b0 = UnsafeRawPointer(rows + o).load(as: UInt64.self), b1 = UnsafeRawPointer(rows + o + 2).load(as: UInt64.self)
         let lanes = ((wide &- b0) & high) >> 15 &+ ((wide &- b1) & high) >> 15
         let run = Int((lanes &* 0x0001_0001_0001_0001) >> 48)
-        return rows[s & 1 != 0 ? o + sym : o + 4 + run]
+        let index = Int(UnsafeRawPointer(rows + o).load(fromByteOffset: sym, as: UInt8.self))
+        return rows[s & 1 != 0 ? o + 65 + index : o + 4 + run]   // 65: TreeBuilder.denseTargets
     }
 
     /// The rule index a leaf holds (`demux.count`: none).
