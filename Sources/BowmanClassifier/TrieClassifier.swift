@@ -23,7 +23,7 @@ import BowmanCore
 /// Built on the management core from a `Classifier`; immutable afterwards.
 public struct TrieClassifier: Sendable {
     /// Words one tree may take before its rules are split in two.
-    public static let defaultTreeBudget = 1 << 22
+    public static let defaultTreeBudget = 1 << 21
     /// Key slots a node reference can name (7 bits).
     public static let maxSlots = 128
 
@@ -50,11 +50,12 @@ public struct TrieClassifier: Sendable {
         public let positionWords: UnsafeBufferPointer<UInt64>
         /// What answers packets that are not regular.
         public let fallback: FlatClassifier.View
-        /// Symbol (0…256) → the word a step compares: the symbol in each
-        /// 16-bit lane with the lane's top bit set (2 KB, stays in L1).
-        public let wideTable: UnsafeBufferPointer<UInt64>
+        /// Run tables: 257 bytes each (padded to 264), the run of every
+        /// symbol (0…256) in a node; shared by every node with the same
+        /// run starts. Table 0 puts every symbol in run 0 (leaves use it).
+        public let classTables: UnsafeBufferPointer<UInt8>
         /// Nodes of all trees (see `TreeBuilder` for the encoding); a
-        /// reference < 0 is a leaf: ~rule index, or ~ruleCount for no match.
+        /// reference < 0 is a leaf.
         public let next: UnsafeBufferPointer<Int32>
         public let treeRoot: UnsafeBufferPointer<Int32>
         /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
@@ -77,7 +78,7 @@ public struct TrieClassifier: Sendable {
     /// Rows of every tree (nodes that are not leaves).
     public let nodeCount: Int
     /// Bytes of the row and class tables.
-    public var tableBytes: Int { view.next.count * 4 }
+    public var tableBytes: Int { view.next.count * 4 + view.classTables.count }
 
     /// Nil when the rules cannot be compiled this way: more than 128 key
     /// slots, or tables beyond 2^24 words (the caller keeps the bit-vector
@@ -133,6 +134,7 @@ public struct TrieClassifier: Sendable {
             keys[a].lexicographicallyPrecedes(keys[b], by: >) || (keys[a] == keys[b] && a < b)
         }
         var built: [TreeBuilder.Tree] = []
+        var classes = ClassTables()
         var pending: [Range<Int>] = [0..<rules.count]
         while let range = pending.popLast() {
             let members = grouped[range].sorted()   // priority order within the tree
@@ -143,7 +145,7 @@ public struct TrieClassifier: Sendable {
                 for (slot, set) in firstPiece where members.allSatisfy({ pieces[$0].allSatisfy { $0[slot] == set } }) { common[slot] = set }
             }
             for r in members { for p in pieces[r] { b.add(p.filter { common[$0.key] == nil }, rule: r) } }
-            if var t = b.build(budget: range.count > 1 ? treeBudget : .max) {
+            if var t = b.build(budget: range.count > 1 ? treeBudget : .max, classes: &classes) {
                 t.common = common.keys.sorted().map { ($0, layout.sets[Int(common[$0]!)]) }
                 built.append(t)
             } else {
@@ -154,12 +156,12 @@ public struct TrieClassifier: Sendable {
             }
         }
         if built.isEmpty {
-            guard let t = TreeBuilder(slots: slots, keyOf: keyOf, sets: layout.sets, ruleCount: rules.count).build(budget: .max) else { return nil }
+            guard let t = TreeBuilder(slots: slots, keyOf: keyOf, sets: layout.sets, ruleCount: rules.count).build(budget: .max, classes: &classes) else { return nil }
             built.append(t)
         }
         built.sort { $0.firstRule < $1.firstRule }
         // Word 0: the leaf "no rule" (what a lane that skips a tree holds).
-        var next: [Int32] = [0x7FFF_7FFF, 0x7FFF_7FFF, 0x7FFF_7FFF, 0x7FFF_7FFF, Int32.min, Int32(rules.count)], roots: [Int32] = []
+        var next: [Int32] = [0, Int32.min, Int32(rules.count)], roots: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
         var nodes = 0
         for t in built {
@@ -168,13 +170,13 @@ public struct TrieClassifier: Sendable {
                 commonSet += [set.w0, set.w1, set.w2, set.w3, set.w4]
             }
             commonStart.append(Int32(commonSlot.count))
-            next = next.count % 2 == 0 ? next : next + [0]
             let base = Int32(next.count)
             next += t.relocated(by: base)
-            roots.append(t.root &+ base << 7)
+            roots.append(t.root &+ base << 8)
             nodes += t.nodes
         }
-        guard next.count < 1 << 24 else { return nil }
+        guard next.count < 1 << 23 else { return nil }
+        next += [Int32](repeating: 0, count: 8)
         nodeCount = nodes
         let st = TableStorage()
         storage = st
@@ -198,7 +200,7 @@ public struct TrieClassifier: Sendable {
                         }
                     }),
                     fallback: fb.view,
-                    wideTable: st.own((0...256).map { View.wide($0) }),
+                    classTables: st.own(classes.bytes),
                     next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength, slotCount: slots)
     }
@@ -379,18 +381,36 @@ struct KeyLayout {
     }
 }
 
-/// Builds one tree (automaton) over a subset of the rules.
+/// Run tables shared by the nodes of every tree: one per distinct list of
+/// run starts, 257 bytes (a symbol's run), padded to 264.
+struct ClassTables {
+    var bytes = [UInt8](repeating: 0, count: 264)   // table 0: one run (leaves)
+    var index: [[Int]: Int32] = [[]: 0]
+    /// The byte offset of the table for `starts` (at most 255 starts).
+    mutating func table(_ starts: [Int]) -> Int32 {
+        if let t = index[starts] { return t }
+        let t = Int32(bytes.count)
+        var run = 0
+        for sym in 0...256 {
+            while run < starts.count && starts[run] <= sym { run += 1 }
+            bytes.append(UInt8(run))
+        }
+        bytes += [UInt8](repeating: 0, count: 7)
+        index[starts] = t
+        return t
+    }
+}
+
 /// Builds one tree (automaton) over a subset of the rules.
 ///
-/// Node encoding in the row array (`Int32` words): a reference `s < 0` is a
-/// leaf (`~rule`); otherwise `(s >> 7) & ~1` is the word offset of the
-/// node (always even), `(s >> 1) & 127` the key slot it tests (nodes where every symbol leads to
-/// the same place are left out, so a path skips slots) and `s & 1` its kind:
-/// - 0, *ranges*: two `UInt64` of four 16-bit run starts each (unused:
-///   0x7FFF), then the targets of the runs (up to 9); the run a symbol
-///   falls in is the number of starts ≤ it, counted without branches.
-/// - 1, *dense*: 257 bytes (65 words), the symbol's index in the list of
-///   distinct targets that follows them.
+/// Node encoding in the row array (`Int32` words): a reference is
+/// `offset << 8 | key index`, with the sign bit set for a leaf. A node is
+/// one word, the byte offset of its run table (`ClassTables`), then the
+/// targets of its runs: a step reads the key symbol, its run from the
+/// table, and the target — three loads and no arithmetic on the node's
+/// contents. Nodes where every symbol leads to the same place are left
+/// out (a path skips slots). A leaf is a node whose one run leads to
+/// itself, its rule index in the word after.
 struct TreeBuilder {
     struct Tree {
         var next: [Int32]
@@ -398,11 +418,11 @@ struct TreeBuilder {
         var nodes: Int
         var firstRule: Int
         var common: [(Int, SymbolSet)] = []
-        /// Which words of `next` are node references (the rest are packed run starts).
+        /// Which words of `next` are node references (the rest are table offsets and rule indices).
         var isTarget: [Bool]
         func relocated(by base: Int32) -> [Int32] {
             var out = next
-            for i in out.indices where isTarget[i] { out[i] &+= base << 7 }   // base is even; a leaf keeps its sign bit
+            for i in out.indices where isTarget[i] { out[i] &+= base << 8 }   // a leaf keeps its sign bit
             return out
         }
     }
@@ -428,11 +448,8 @@ struct TreeBuilder {
     /// A node before layout: run starts (after 0) and child node indices (or leaves).
     struct Node { var depth: Int; var starts: [Int]; var children: [Int32] }
 
-    static let rangeStarts = 8, unusedStart: UInt64 = 0x7FFF
-    /// Where a dense node's targets start: after its 257 index bytes (65 words).
-    static let denseTargets = 65
 
-    func build(budget: Int) -> Tree? {
+    func build(budget: Int, classes: inout ClassTables) -> Tree? {
         let pieces = pieceRule.count
         // From which slot on a piece accepts anything.
         var wildFrom = [Int](repeating: 0, count: pieces)
@@ -518,7 +535,7 @@ struct TreeBuilder {
                 children.append(child)
             }
             nodes[Int(id)] = Node(depth: d, starts: runStarts, children: children)
-            words += runStarts.count <= TreeBuilder.rangeStarts ? 5 + children.count : TreeBuilder.denseTargets + 1 + children.count
+            words += 1 + children.count
             if words > budget { overBudget = true; break }
         }
         if overBudget { return nil }
@@ -528,87 +545,51 @@ struct TreeBuilder {
             while c >= 0 && nodes[Int(c)].children.count == 1 { c = nodes[Int(c)].children[0] }
             return c
         }
-        // Layout: offsets (even, so the 64-bit words are aligned), then rows.
+        // Layout: nodes, then leaves.
         var nodeCount = 0
         var offset = [Int32](repeating: -1, count: nodes.count)
         var ref = [Int32](repeating: 0, count: nodes.count)
         var total = 0
         for (i, n) in nodes.enumerated() where n.children.count > 1 {
-            total = (total + 1) & ~1
+            guard n.starts.count <= 255 else { return nil }   // a run index is a byte
             offset[i] = Int32(total)
-            let dense = n.starts.count > TreeBuilder.rangeStarts
-            total += dense ? TreeBuilder.denseTargets + n.children.count : 4 + n.children.count
-            guard total < 1 << 24 else { return nil }
-            ref[i] = offset[i] << 7 | Int32(keyOf[n.depth]) << 1 | (dense ? 1 : 0)   // offset is even: its low bit carries the slot's 7th
+            total += 1 + n.children.count
+            guard total < 1 << 23 else { return nil }
+            ref[i] = offset[i] << 8 | Int32(keyOf[n.depth])
             nodeCount += 1
         }
-        // Leaves: absorbing nodes (no starts, the one target is the leaf
-        // itself) holding the rule index in their sixth word; references
-        // to them carry the sign bit.
         var leafRef: [Int32: Int32] = [:]
         var leafOffsets: [(Int, Int32)] = []
         func leaf(_ value: Int32) -> Int32 {
             if let r = leafRef[value] { return r }
-            total = (total + 1) & ~1
-            let r = Int32.min | Int32(total) << 7
+            let r = Int32.min | Int32(total) << 8
             leafRef[value] = r
             leafOffsets.append((total, ~value))
-            total += 6
+            total += 3
             return r
         }
         for n in nodes where n.children.count > 1 { for c in n.children { let r = resolve(c); if r < 0 { _ = leaf(r) } } }
         let rootTarget = resolve(root)
         if rootTarget < 0 { _ = leaf(rootTarget) }
-        guard total + 257 < 1 << 24 else { return nil }
-        var next = [Int32](repeating: 0, count: total + 257)
+        guard total < 1 << 23 else { return nil }
+        var next = [Int32](repeating: 0, count: total)
         var isTarget = [Bool](repeating: false, count: next.count)
         func target(_ c: Int32) -> Int32 { let r = resolve(c); return r < 0 ? leafRef[r]! : ref[Int(r)] }
         for (o, rule) in leafOffsets {
-            for w in 0..<4 { next[o + w] = Int32(bitPattern: 0x7FFF_7FFF) }
-            next[o + 4] = leafRef[~rule]!; isTarget[o + 4] = true
-            next[o + 5] = rule
+            next[o] = 0
+            next[o + 1] = leafRef[~rule]!; isTarget[o + 1] = true
+            next[o + 2] = rule
         }
         for (i, n) in nodes.enumerated() where offset[i] >= 0 {
             let o = Int(offset[i])
-            if ref[i] & 1 == 0 {
-                for half in 0..<2 {
-                    var v: UInt64 = 0
-                    for k in 0..<4 {
-                        let j = half * 4 + k
-                        v |= (j < n.starts.count ? UInt64(n.starts[j]) : TreeBuilder.unusedStart) << UInt64(16 * k)
-                    }
-                    next[o + 2 * half] = Int32(bitPattern: UInt32(truncatingIfNeeded: v))
-                    next[o + 2 * half + 1] = Int32(bitPattern: UInt32(truncatingIfNeeded: v >> 32))
-                }
-                for (k, c) in n.children.enumerated() { next[o + 4 + k] = target(c); isTarget[o + 4 + k] = true }
-            } else {
-                // One byte per symbol: the index of its target in the list after them.
-                var distinct: [Int32] = [], index: [Int32: Int] = [:]
-                var bytes = [UInt8](repeating: 0, count: 4 * TreeBuilder.denseTargets)
-                var run = 0
-                for sym in 0..<257 {
-                    while run < n.starts.count && n.starts[run] <= sym { run += 1 }
-                    let t = target(n.children[run])
-                    if index[t] == nil { index[t] = distinct.count; distinct.append(t) }
-                    guard let k = index[t], k < 256 else { return nil }
-                    bytes[sym] = UInt8(k)
-                }
-                for w in 0..<TreeBuilder.denseTargets {
-                    next[o + w] = Int32(bitPattern: UInt32(bytes[4 * w]) | UInt32(bytes[4 * w + 1]) << 8 | UInt32(bytes[4 * w + 2]) << 16 | UInt32(bytes[4 * w + 3]) << 24)
-                }
-                for (k, t) in distinct.enumerated() { next[o + TreeBuilder.denseTargets + k] = t; isTarget[o + TreeBuilder.denseTargets + k] = true }
-            }
+            next[o] = classes.table(n.starts)
+            for (k, c) in n.children.enumerated() { next[o + 1 + k] = target(c); isTarget[o + 1 + k] = true }
         }
         return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), isTarget: isTarget)
     }
 }
 
 extension TrieClassifier.View {
-    /// A key symbol as the step consumes it: the symbol in each 16-bit
-    /// lane with the lane's top bit set (see `step`).
-    @inlinable @inline(__always)
-    static func wide(_ sym: Int) -> UInt64 { UInt64(truncatingIfNeeded: sym) &* 0x0001_0001_0001_0001 | 0x8000_8000_8000_8000 }
-
     /// The demux id of the best matching rule, or -1.
     @inlinable
     public func match(_ p: UnsafeRawBufferPointer) -> Int {
@@ -628,7 +609,7 @@ extension TrieClassifier.View {
     }
 
     /// Demux ids of a burst of packets (`results[i]` for `packets[i]`):
-    /// eight packets walk the trees together, so the dependent loads of one
+    /// sixteen packets walk the trees together, so the dependent loads of one
     /// overlap with the others'.
     @inlinable
     public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
@@ -644,8 +625,8 @@ extension TrieClassifier.View {
         }
     }
 
-    /// Words of scratch a burst lookup needs (eight keys and the header positions).
-    public var scratchWords: Int { (8 * Swift.max(1, slots) + 3) / 4 + headers.count + 1 }
+    /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
+    public var scratchWords: Int { (Self.lanes * Swift.max(1, slots) + 3) / 4 + headers.count + 1 }
 
     /// `matchRules(burst:into:)` with the caller's scratch (at least
     /// `scratchWords` words): what a worker calls, so nothing is allocated
@@ -655,14 +636,14 @@ extension TrieClassifier.View {
                            scratch tmp: UnsafeMutablePointer<UInt64>) {
         let slots = Swift.max(1, self.slots)
         do {
-            // Eight keys of 16-bit symbols, then the header spans.
-            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (8 * slots + 3) / 4
+            // Sixteen keys of 16-bit symbols, then the header spans.
+            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (Self.lanes * slots + 3) / 4
             var first = 0
             while first < packets.count {
-                let n = min(8, packets.count - first)
+                let n = min(Self.lanes, packets.count - first)
                 var irregular = 0
-                for l in 0..<8 where !symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) { irregular |= 1 << l }
-                let r = walk8(keys)
+                for l in 0..<Self.lanes where !symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) { irregular |= 1 << l }
+                let r = walkLanes(keys)
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
                         let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
@@ -747,28 +728,20 @@ extension TrieClassifier.View {
         return true
     }
 
-    /// One step from node `s` on the key, with no branch on the kind: a
-    /// ranges node's run is the count of its starts ≤ the symbol (the
-    /// lanes of `wide - starts` whose top bit survives, summed by one
-    /// multiply); a dense node's index byte for the symbol picks its
-    /// target. A leaf steps to itself.
+    /// One step from node `s` on the key: the symbol's run in the node's
+    /// run table picks the target. A leaf steps to itself.
     @inlinable @inline(__always)
     func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt16>) -> Int32 {
         let rows = next.baseAddress.unsafelyUnwrapped
-        let o = Int((s >> 7) & 0xFF_FFFE)
-        let sym = Int(key[Int(s >> 1) & 127])
-        let wide = wideTable[sym]
-        let high: UInt64 = 0x8000_8000_8000_8000
-        let b0 = UnsafeRawPointer(rows + o).load(as: UInt64.self), b1 = UnsafeRawPointer(rows + o + 2).load(as: UInt64.self)
-        let lanes = ((wide &- b0) & high) >> 15 &+ ((wide &- b1) & high) >> 15
-        let run = Int((lanes &* 0x0001_0001_0001_0001) >> 48)
-        let index = Int(UnsafeRawPointer(rows + o).load(fromByteOffset: sym, as: UInt8.self))
-        return rows[s & 1 != 0 ? o + 65 + index : o + 4 + run]   // 65: TreeBuilder.denseTargets
+        let o = Int((s >> 8) & 0x7F_FFFF)
+        let sym = Int(key[Int(s & 0xFF)])
+        let run = Int(classTables.baseAddress.unsafelyUnwrapped[Int(rows[o]) &+ sym])
+        return rows[o &+ 1 &+ run]
     }
 
     /// The rule index a leaf holds (`demux.count`: none).
     @inlinable @inline(__always)
-    func rule(_ leaf: Int32) -> Int { Int(next[Int((leaf >> 7) & 0xFF_FFFE) + 5]) }
+    func rule(_ leaf: Int32) -> Int { Int(next[Int((leaf >> 8) & 0x7F_FFFF) + 2]) }
 
     /// The best rule for one key: trees in priority order, the first leaf
     /// naming a rule wins. -1 for none.
@@ -784,48 +757,54 @@ extension TrieClassifier.View {
         return best < demux.count ? best : -1
     }
 
-    /// Eight lanes of rule indices (`demux.count`: none).
-    public typealias Leaves = (Int, Int, Int, Int, Int, Int, Int, Int)
+    /// Sixteen lanes of rule indices (`demux.count`: none).
+    public typealias Leaves = (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int)
+    /// Lanes a burst walk advances together.
+    public static let lanes = 16
 
-    /// `walk` for eight keys at once, the lanes in registers: every lane
+    /// `walk` for sixteen keys at once, the lanes in registers: every lane
     /// steps until all are at leaves (a leaf steps to itself), so the loop
-    /// has no branch per lane.
+    /// has no branch per lane, and the loads of one lane's step overlap
+    /// the others'.
     @inlinable @inline(__always)
-    func walk8(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
+    func walkLanes(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
         let none = demux.count, slots = Swift.max(1, self.slots)
-        let k0 = keys, k1 = k0 + slots, k2 = k1 + slots, k3 = k2 + slots, k4 = k3 + slots, k5 = k4 + slots, k6 = k5 + slots, k7 = k6 + slots
-        var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none
+        let k0 = keys + 0 &* slots, k1 = keys + 1 &* slots, k2 = keys + 2 &* slots, k3 = keys + 3 &* slots, k4 = keys + 4 &* slots, k5 = keys + 5 &* slots, k6 = keys + 6 &* slots, k7 = keys + 7 &* slots, k8 = keys + 8 &* slots, k9 = keys + 9 &* slots, k10 = keys + 10 &* slots, k11 = keys + 11 &* slots, k12 = keys + 12 &* slots, k13 = keys + 13 &* slots, k14 = keys + 14 &* slots, k15 = keys + 15 &* slots
+        var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none, r8 = none, r9 = none, r10 = none, r11 = none, r12 = none, r13 = none, r14 = none, r15 = none
         // Word 0 holds the leaf "no rule": where a lane that skips a tree waits.
         let skip = Int32.min
         for t in 0..<treeRoot.count {
             let root = treeRoot[t]
-            // Lanes without a rule yet enter this tree if its common tests hold.
-            @inline(__always) func enter(_ r: Int, _ k: UnsafeMutablePointer<UInt16>) -> Int32 {
-                holdsCommon(t, k) ? root : skip
-            }
-            var s0 = enter(r0, k0), s1 = enter(r1, k1), s2 = enter(r2, k2), s3 = enter(r3, k3)
-            var s4 = enter(r4, k4), s5 = enter(r5, k5), s6 = enter(r6, k6), s7 = enter(r7, k7)
-            while (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7) >= 0 {
+            // Lanes enter this tree if its common tests hold.
+            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>) -> Int32 { holdsCommon(t, k) ? root : skip }
+            var s0 = enter(k0), s1 = enter(k1), s2 = enter(k2), s3 = enter(k3)
+            var s4 = enter(k4), s5 = enter(k5), s6 = enter(k6), s7 = enter(k7)
+            var s8 = enter(k8), s9 = enter(k9), s10 = enter(k10), s11 = enter(k11)
+            var s12 = enter(k12), s13 = enter(k13), s14 = enter(k14), s15 = enter(k15)
+            while (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) >= 0 {
                 s0 = step(s0, k0); s1 = step(s1, k1); s2 = step(s2, k2); s3 = step(s3, k3)
                 s4 = step(s4, k4); s5 = step(s5, k5); s6 = step(s6, k6); s7 = step(s7, k7)
+                s8 = step(s8, k8); s9 = step(s9, k9); s10 = step(s10, k10); s11 = step(s11, k11)
+                s12 = step(s12, k12); s13 = step(s13, k13); s14 = step(s14, k14); s15 = step(s15, k15)
             }
-            @inline(__always) func settle(_ r: inout Int, _ s: Int32) { r = Swift.min(r, rule(s)) }
-            settle(&r0, s0); settle(&r1, s1); settle(&r2, s2); settle(&r3, s3)
-            settle(&r4, s4); settle(&r5, s5); settle(&r6, s6); settle(&r7, s7)
+            r0 = Swift.min(r0, rule(s0)); r1 = Swift.min(r1, rule(s1)); r2 = Swift.min(r2, rule(s2)); r3 = Swift.min(r3, rule(s3))
+            r4 = Swift.min(r4, rule(s4)); r5 = Swift.min(r5, rule(s5)); r6 = Swift.min(r6, rule(s6)); r7 = Swift.min(r7, rule(s7))
+            r8 = Swift.min(r8, rule(s8)); r9 = Swift.min(r9, rule(s9)); r10 = Swift.min(r10, rule(s10)); r11 = Swift.min(r11, rule(s11))
+            r12 = Swift.min(r12, rule(s12)); r13 = Swift.min(r13, rule(s13)); r14 = Swift.min(r14, rule(s14)); r15 = Swift.min(r15, rule(s15))
         }
-        return (r0, r1, r2, r3, r4, r5, r6, r7)
+        return (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15)
     }
 
     /// Benchmark aid: extracts the keys of a burst only (no walk), to tell
     /// the two halves of a lookup apart; returns a checksum.
     public func extractOnly(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, scratch tmp: UnsafeMutablePointer<UInt64>) -> UInt64 {
         let slots = Swift.max(1, self.slots)
-        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (8 * slots + 3) / 4
+        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (Self.lanes * slots + 3) / 4
         var sum: UInt64 = 0
         var first = 0
         while first < packets.count {
-            let n = min(8, packets.count - first)
-            for l in 0..<8 { _ = symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+            let n = min(Self.lanes, packets.count - first)
+            for l in 0..<Self.lanes { _ = symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
             sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
             first += n
         }

@@ -45,7 +45,7 @@ enum UnsafeAtomicRead {
 }
 
 /// Classifies a whole burst against the currently published tables (the
-/// tree walks eight packets at a time), counts each packet for its flow,
+/// tree walks sixteen packets at a time), counts each packet for its flow,
 /// optionally drops what no rule matched, then hands the burst to `next`.
 /// Marks a quiescent point after every burst, so replaced tables can be freed.
 public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
@@ -54,14 +54,14 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     @usableFromInline let worker: Int
     @usableFromInline let flows: FlowCounters
     @usableFromInline let dropUnmatched: Bool
-    /// The worker's scratch for burst lookups (keys of eight packets), so a
+    /// The worker's scratch for burst lookups (keys of sixteen packets), so a
     /// lookup allocates nothing whatever the rules' key size.
     @usableFromInline let scratch: Scratch
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
-        // Eight keys of up to 128 16-bit symbols, and up to 1024 header positions.
-        scratch = Scratch(words: 8 * TrieClassifier.maxSlots / 4 + 1 + 1024)
+        // A key of up to 128 16-bit symbols per lane, and up to 1024 header positions.
+        scratch = Scratch(words: TrieClassifier.View.lanes * TrieClassifier.maxSlots / 4 + 1 + 1024)
         tables.quiescent(worker: worker)   // online before the first read
     }
 
