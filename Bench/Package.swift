@@ -48,7 +48,8 @@ let package = Package(
         .target(name: "ClassifyWorkload",
                 dependencies: [.product(name: "BowmanClassifier", package: bowman), .product(name: "BowmanCore", package: bowman)],
                 path: "ClassifySupport"),
-        .executableTarget(name: "classify-bench", dependencies: ["ClassifyWorkload", .product(name: "BowmanClassifier", package: bowman)],
+        .executableTarget(name: "classify-bench", dependencies: ["ClassifyWorkload", .product(name: "BowmanClassifier", package: bowman),
+                                                                 .product(name: "BowmanIO", package: bowman)],
                           path: "Tools/classify-bench"),
         .executableTarget(
             name: "Classify",
