@@ -1,4 +1,5 @@
 import BowmanClassifier
+import BowmanIO
 import ClassifyWorkload
 import Foundation
 
@@ -7,7 +8,8 @@ import Foundation
 // at a time) and the bit-vector tables: lookups/s, compile time, memory;
 // then how long one rule added or deleted takes to reach the workers.
 // classify-bench [--dump DIR] [SET ...]: with --dump, also writes DIR/SET.trace
-// (ClassBench trace format) and DIR/SET.expected (Bowman's rule numbers).
+// (ClassBench trace format), DIR/SET.expected (Bowman's rule numbers) and
+// DIR/SET.pcap (the frames themselves).
 var args = Array(CommandLine.arguments.dropFirst())
 var dump: String?
 if args.first == "--dump", args.count > 1 { dump = args[1]; args.removeFirst(2) }
@@ -41,6 +43,11 @@ for name in sets {
         let expected = w.frames.map { f in String(f.withUnsafeBytes { w.flat.match($0) }) }
         try (trace.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(name).trace", atomically: true, encoding: .utf8)
         try (expected.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(name).expected", atomically: true, encoding: .utf8)
+        var pcap = try PcapWriter(path: "\(dir)/\(name).pcap", linkType: .ethernet)
+        for (i, f) in w.frames.enumerated() {
+            try f.withUnsafeBytes { try pcap.write($0, timestamp: PcapTimestamp(seconds: Int64(i), nanoseconds: 0)) }
+        }
+        try pcap.close()
     }
     let bursts = timed(w.frames.count) { w.classifyAllTrieBursts() }
     let extraction = timed(w.frames.count) { w.extractAll() }
