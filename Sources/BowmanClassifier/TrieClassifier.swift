@@ -34,9 +34,9 @@ public struct TrieClassifier: Sendable {
         /// Per slot: header position; byte offset in it, or `Int32.max` "the header is live".
         public let slotPosition: UnsafeBufferPointer<Int32>
         public let slotOffset: UnsafeBufferPointer<Int32>
-        /// Chunks of the key: up to four bytes at consecutive offsets of one
+        /// Chunks of the key: up to eight bytes at consecutive offsets of one
         /// header position, one word each: position | offset << 16 | width << 32 | key index << 48
-        /// (four key entries each, whatever the width).
+        /// (eight key entries each, whatever the width).
         public let chunks: UnsafeBufferPointer<UInt64>
         /// The live slots, one word each: slot | position << 16.
         public let liveSlots: UnsafeBufferPointer<UInt64>
@@ -99,8 +99,8 @@ public struct TrieClassifier: Sendable {
         layout.slots = order.map { layout.slots[$0] }
         pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }
         let slots = layout.slots.count
-        // The key: each position's bytes in chunks of four (load four
-        // bytes, store four symbols), a chunk moved back inside the bytes
+        // The key: each position's bytes in chunks of eight (load eight
+        // bytes, store eight symbols), a chunk moved back inside the bytes
         // rules read from its position where it would pass their end; the
         // symbols of bytes no slot names are never tested. Live slots last.
         var keyOf = [Int](repeating: 0, count: slots)
@@ -111,14 +111,14 @@ public struct TrieClassifier: Sendable {
             while i < slots && layout.slots[i].offset != KeyLayout.liveSlot {
                 let pos = layout.slots[i].position, need = layout.need[pos] ?? 0
                 let o = Int(layout.slots[i].offset)
-                let c = o + 4 <= need ? o : Swift.max(0, need - 4), w = Swift.min(4, need - c)
+                let c = o + 8 <= need ? o : Swift.max(0, need - 8), w = Swift.min(8, need - c)
                 chunks.append(UInt64(pos) | UInt64(c) << 16 | UInt64(w) << 32 | UInt64(keyLength) << 48)
                 while i < slots && layout.slots[i].position == pos && layout.slots[i].offset != KeyLayout.liveSlot
                         && Int(layout.slots[i].offset) < c + w {
                     keyOf[i] = keyLength + Int(layout.slots[i].offset) - c
                     i += 1
                 }
-                keyLength += 4
+                keyLength += 8
             }
             for j in i..<slots { keyOf[j] = keyLength; keyLength += 1 }
         }
@@ -700,7 +700,7 @@ extension TrieClassifier.View {
             return false
         }
         if slots == 0 { key[0] = 0 }   // what leaves read
-        // Chunks of four bytes of one header, in bounds when the position
+        // Chunks of eight bytes of one header, in bounds when the position
         // is live (the packet is regular): one load, one store.
         let chunks = self.chunks.baseAddress.unsafelyUnwrapped
         for r in 0..<self.chunks.count {
@@ -708,16 +708,15 @@ extension TrieClassifier.View {
             let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
             let n = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), k = key + Int(truncatingIfNeeded: d >> 48)
             let b = Int(spans[2 * pos])
-            if b >= 0 && n == 4 {
-                // Live and regular: inside the packet (so the packet is not empty).
-                var x = UInt64(UInt32(littleEndian: p.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: b + off, as: UInt32.self)))
-                x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
-                x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
-                UnsafeMutableRawPointer(k).storeBytes(of: UInt64(littleEndian: x), as: UInt64.self)
+            if b >= 0 && b &+ off &+ 8 <= count {
+                // Live and inside the packet (the bytes past the width a chunk tests are never read by a node).
+                let v = p.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: b &+ off, as: SIMD8<UInt8>.self)
+                UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
             } else if b >= 0 {
-                for j in 0..<n { k[j] = UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: b + off + j, as: UInt8.self)) }
+                // Live and regular: the width it tests is inside the packet.
+                for j in 0..<n { k[j] = UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: b &+ off &+ j, as: UInt8.self)) }
             } else {
-                UnsafeMutableRawPointer(k).storeBytes(of: UInt64(littleEndian: 0x0100_0100_0100_0100), as: UInt64.self)
+                UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
             }
         }
         let live = liveSlots.baseAddress.unsafelyUnwrapped
