@@ -23,8 +23,8 @@ public struct ClassifierTables: Sendable {
         public let ids: [FilterID]
         /// (id, rule index) sorted by id: the diff against a rule list is one merge.
         let byID: [(FilterID, Int)]
-        /// Nil when the rules do not compile to a tree (more than 128 key
-        /// slots, or too large): the bit-vector tables answer alone.
+        /// Nil when the rules do not compile to a tree (more than 256 key
+        /// entries, or too large): the bit-vector tables answer alone.
         public let tree: TrieClassifier?
         public let flat: FlatClassifier
         let rank: RankTable

@@ -24,8 +24,8 @@ import BowmanCore
 public struct TrieClassifier: Sendable {
     /// Words one tree may take before its rules are split in two.
     public static let defaultTreeBudget = 1 << 21
-    /// Key slots a node reference can name (7 bits).
-    public static let maxSlots = 128
+    /// Key entries a node reference can name (8 bits).
+    public static let maxSlots = 256
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
@@ -80,8 +80,8 @@ public struct TrieClassifier: Sendable {
     /// Bytes of the row and class tables.
     public var tableBytes: Int { view.next.count * 4 + view.classTables.count }
 
-    /// Nil when the rules cannot be compiled this way: more than 128 key
-    /// slots, or tables beyond 2^24 words (the caller keeps the bit-vector
+    /// Nil when the rules cannot be compiled this way: more than 256 key
+    /// entries, or tables beyond 2^23 words (the caller keeps the bit-vector
     /// `FlatClassifier`).
     ///
     /// `fallback`: the bit-vector tables of the same classifier, which

@@ -60,7 +60,7 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
-        // A key of up to 128 16-bit symbols per lane, and up to 1024 header positions.
+        // A key of up to 256 16-bit symbols per lane, and up to 1024 header positions.
         scratch = Scratch(words: TrieClassifier.View.lanes * TrieClassifier.maxSlots / 4 + 1 + 1024)
         tables.quiescent(worker: worker)   // online before the first read
     }
