@@ -626,7 +626,7 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
-    public var scratchWords: Int { (Self.lanes * Swift.max(1, slots) + 3) / 4 + headers.count + 1 }
+    public var scratchWords: Int { (Self.lanes * Swift.max(1, slots) + 3) / 4 + Self.lanes * (headers.count + 2) + 1 }
 
     /// `matchRules(burst:into:)` with the caller's scratch (at least
     /// `scratchWords` words): what a worker calls, so nothing is allocated
@@ -641,8 +641,7 @@ extension TrieClassifier.View {
             var first = 0
             while first < packets.count {
                 let n = min(Self.lanes, packets.count - first)
-                var irregular = 0
-                for l in 0..<Self.lanes where !symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) { irregular |= 1 << l }
+                let irregular = symbolsOfLanes(packets, first, n, scratch, keys)
                 let r = walkLanes(keys)
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
@@ -656,6 +655,91 @@ extension TrieClassifier.View {
                 first += n
             }
         }
+    }
+
+    /// The keys of a burst's next `lanes` packets (`packets[first...]`, the
+    /// last repeated when fewer remain), header position by header position
+    /// and chunk by chunk, so each description is decoded once for all
+    /// lanes and the lanes' loads overlap; the mask of lanes that are not
+    /// regular (their keys all zeros). `scratch`: lanes × (positions + 2) words.
+    @inlinable @inline(__always)
+    func symbolsOfLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
+                        _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>) -> Int {
+        let lanes = Self.lanes, slots = Swift.max(1, self.slots)
+        let base = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UnsafeRawPointer?.self)
+        let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
+        let spans = UnsafeMutableRawPointer(scratch + 2 &* lanes).assumingMemoryBound(to: Int32.self)   // [position][lane]: start, end
+        for l in 0..<lanes {
+            let p = packets[first &+ Swift.min(l, n &- 1)]
+            base[l] = p.baseAddress
+            counts[l] = p.count
+        }
+        var irregular = 0
+        let words = positionWords.baseAddress.unsafelyUnwrapped
+        for k in 0..<headers.count {
+            let a = words[2 &* k], d = words[2 &* k &+ 1]
+            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a)), need = Int(truncatingIfNeeded: a >> 32)
+            let row = spans + 2 &* lanes &* k, parentRow = spans + 2 &* lanes &* Swift.max(0, par)
+            let fixed = Int(truncatingIfNeeded: d & 0xFFFF)
+            if fixed != 0 || d >> 63 != 0 {
+                for l in 0..<lanes {
+                    let start = par < 0 ? 0 : Int(parentRow[2 &* l &+ 1])
+                    let end = start < 0 ? -1 : fixed != 0 ? start &+ fixed
+                        : headers.end(k, UnsafeRawBufferPointer(start: base[l], count: counts[l]), start)
+                    if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
+                    row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
+                    row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
+                }
+            } else {
+                // A one-byte length field (IPv4 IHL, TCP data offset, extension lengths).
+                let at = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF), mask = (d >> 32) & 0xFF
+                let shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
+                for l in 0..<lanes {
+                    let start = par < 0 ? 0 : Int(parentRow[2 &* l &+ 1])
+                    var end = -1
+                    if start >= 0 && start &+ at < counts[l] {
+                        let v = UInt64(base[l].unsafelyUnwrapped.load(fromByteOffset: start &+ at, as: UInt8.self))
+                        let len = Int(truncatingIfNeeded: (((v & mask) &+ add) >> shift) &* mult)
+                        end = len > 0 ? start &+ len : -1
+                    }
+                    if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
+                    row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
+                    row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
+                }
+            }
+        }
+        if self.slots == 0 { for l in 0..<lanes { keys[l] = 0 } }   // what leaves read
+        let chunks = self.chunks.baseAddress.unsafelyUnwrapped
+        for r in 0..<self.chunks.count {
+            let d = chunks[r]
+            let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            let width = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), at = Int(truncatingIfNeeded: d >> 48)
+            let row = spans + 2 &* lanes &* pos
+            for l in 0..<lanes {
+                let k = keys + (l &* slots &+ at)
+                let b = Int(row[2 &* l])
+                if b >= 0 && b &+ off &+ 8 <= counts[l] {
+                    // Live and inside the packet (bytes past the width are never read by a node).
+                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: b &+ off, as: SIMD8<UInt8>.self)
+                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+                } else if b >= 0 && irregular >> l & 1 == 0 {
+                    // Live and regular: the width it tests is inside the packet.
+                    for j in 0..<width { k[j] = UInt16(base[l].unsafelyUnwrapped.load(fromByteOffset: b &+ off &+ j, as: UInt8.self)) }
+                } else {
+                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
+                }
+            }
+        }
+        let live = liveSlots.baseAddress.unsafelyUnwrapped
+        for i in 0..<liveSlots.count {
+            let d = live[i]
+            let at = Int(truncatingIfNeeded: d & 0xFFFF), row = spans + 2 &* lanes &* Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            for l in 0..<lanes { keys[l &* slots &+ at] = row[2 &* l] >= 0 ? 1 : 0 }
+        }
+        if irregular != 0 {
+            for l in 0..<lanes where irregular >> l & 1 != 0 { for s in 0..<slots { keys[l &* slots &+ s] = 0 } }
+        }
+        return irregular
     }
 
     /// The key of packet `p`, one symbol (0…256) per slot (`scratch`: one
@@ -803,7 +887,7 @@ extension TrieClassifier.View {
         var first = 0
         while first < packets.count {
             let n = min(Self.lanes, packets.count - first)
-            for l in 0..<Self.lanes { _ = symbols(packets[first + min(l, n - 1)], scratch, keys + l * slots) }
+            _ = symbolsOfLanes(packets, first, n, scratch, keys)
             sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
             first += n
         }

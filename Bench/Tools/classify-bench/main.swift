@@ -30,7 +30,7 @@ func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 var lookups: [String] = [], updates: [String] = []
 for name in sets {
-    let w = try ClassifyWorkload(set: name, root: ClassifyWorkload.testData)
+    let w = try ClassifyWorkload(set: name, root: ClassifyWorkload.testData, headers: Int(ProcessInfo.processInfo.environment["HEADERS"] ?? "4096")!)
     // Every form agrees with the reference on a sample, and the tables on all.
     for f in w.frames.prefix(300) {
         let a = f.withUnsafeBytes { w.classifier.match($0) }
