@@ -626,7 +626,11 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
-    public var scratchWords: Int { (Self.lanes * Swift.max(1, slots) + 3) / 4 + Self.lanes * (headers.count + 2) + 1 }
+    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 }
+
+    /// Key entries between two lanes' keys in a burst: the most any key
+    /// holds, so a lane's key is a constant offset from the first.
+    public static let keyStride = TrieClassifier.maxSlots
 
     /// `matchRules(burst:into:)` with the caller's scratch (at least
     /// `scratchWords` words): what a worker calls, so nothing is allocated
@@ -634,10 +638,9 @@ extension TrieClassifier.View {
     @inlinable
     public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
                            scratch tmp: UnsafeMutablePointer<UInt64>) {
-        let slots = Swift.max(1, self.slots)
         do {
             // Sixteen keys of 16-bit symbols, then the header spans.
-            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (Self.lanes * slots + 3) / 4
+            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
             var first = 0
             while first < packets.count {
                 let n = min(Self.lanes, packets.count - first)
@@ -716,7 +719,7 @@ extension TrieClassifier.View {
             let width = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), at = Int(truncatingIfNeeded: d >> 48)
             let row = spans + 2 &* lanes &* pos
             for l in 0..<lanes {
-                let k = keys + (l &* slots &+ at)
+                let k = keys + (l &* Self.keyStride &+ at)
                 let b = Int(row[2 &* l])
                 if b >= 0 && b &+ off &+ 8 <= counts[l] {
                     // Live and inside the packet (bytes past the width are never read by a node).
@@ -734,10 +737,10 @@ extension TrieClassifier.View {
         for i in 0..<liveSlots.count {
             let d = live[i]
             let at = Int(truncatingIfNeeded: d & 0xFFFF), row = spans + 2 &* lanes &* Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-            for l in 0..<lanes { keys[l &* slots &+ at] = row[2 &* l] >= 0 ? 1 : 0 }
+            for l in 0..<lanes { keys[l &* Self.keyStride &+ at] = row[2 &* l] >= 0 ? 1 : 0 }
         }
         if irregular != 0 {
-            for l in 0..<lanes where irregular >> l & 1 != 0 { for s in 0..<slots { keys[l &* slots &+ s] = 0 } }
+            for l in 0..<lanes where irregular >> l & 1 != 0 { for s in 0..<slots { keys[l &* Self.keyStride &+ s] = 0 } }
         }
         return irregular
     }
@@ -851,8 +854,8 @@ extension TrieClassifier.View {
     /// the others'.
     @inlinable @inline(__always)
     func walkLanes(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
-        let none = demux.count, slots = Swift.max(1, self.slots)
-        let k0 = keys + 0 &* slots, k1 = keys + 1 &* slots, k2 = keys + 2 &* slots, k3 = keys + 3 &* slots, k4 = keys + 4 &* slots, k5 = keys + 5 &* slots, k6 = keys + 6 &* slots, k7 = keys + 7 &* slots, k8 = keys + 8 &* slots, k9 = keys + 9 &* slots, k10 = keys + 10 &* slots, k11 = keys + 11 &* slots, k12 = keys + 12 &* slots, k13 = keys + 13 &* slots, k14 = keys + 14 &* slots, k15 = keys + 15 &* slots
+        let none = demux.count
+        let k0 = keys + 0 &* Self.keyStride, k1 = keys + 1 &* Self.keyStride, k2 = keys + 2 &* Self.keyStride, k3 = keys + 3 &* Self.keyStride, k4 = keys + 4 &* Self.keyStride, k5 = keys + 5 &* Self.keyStride, k6 = keys + 6 &* Self.keyStride, k7 = keys + 7 &* Self.keyStride, k8 = keys + 8 &* Self.keyStride, k9 = keys + 9 &* Self.keyStride, k10 = keys + 10 &* Self.keyStride, k11 = keys + 11 &* Self.keyStride, k12 = keys + 12 &* Self.keyStride, k13 = keys + 13 &* Self.keyStride, k14 = keys + 14 &* Self.keyStride, k15 = keys + 15 &* Self.keyStride
         var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none, r8 = none, r9 = none, r10 = none, r11 = none, r12 = none, r13 = none, r14 = none, r15 = none
         // Word 0 holds the leaf "no rule": where a lane that skips a tree waits.
         let skip = Int32.min
@@ -882,7 +885,7 @@ extension TrieClassifier.View {
     /// the two halves of a lookup apart; returns a checksum.
     public func extractOnly(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, scratch tmp: UnsafeMutablePointer<UInt64>) -> UInt64 {
         let slots = Swift.max(1, self.slots)
-        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + (Self.lanes * slots + 3) / 4
+        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
         var sum: UInt64 = 0
         var first = 0
         while first < packets.count {

@@ -60,8 +60,9 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
-        // A key of up to 256 16-bit symbols per lane, and up to 1024 header positions.
-        scratch = Scratch(words: TrieClassifier.View.lanes * TrieClassifier.maxSlots / 4 + 1 + 1024)
+        // Every lane's key (up to 256 16-bit symbols) and header spans (up to 256 header positions).
+        let lanes = TrieClassifier.View.lanes
+        scratch = Scratch(words: lanes * TrieClassifier.View.keyStride / 4 + lanes * (256 + 2) + 1)
         tables.quiescent(worker: worker)   // online before the first read
     }
 
@@ -82,7 +83,7 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
                 if view.scratchWords <= scratch.words {
                     view.match(burst: burstView, into: demux.baseAddress.unsafelyUnwrapped, scratch: scratch.base)
                 } else {
-                    view.match(burst: burstView, into: demux.baseAddress.unsafelyUnwrapped)   // rules with very wide keys
+                    view.match(burst: burstView, into: demux.baseAddress.unsafelyUnwrapped)   // rules with more header positions
                 }
                 for k in 0..<n {
                     let d = demux[k]
