@@ -58,6 +58,9 @@ public struct TrieClassifier: Sendable {
         /// reference < 0 is a leaf.
         public let next: UnsafeBufferPointer<Int32>
         public let treeRoot: UnsafeBufferPointer<Int32>
+        /// Per tree, its best rule (trees are in this order): a lookup that
+        /// already holds a better rule skips the tree.
+        public let treeFirstRule: UnsafeBufferPointer<Int>
         /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
         /// checked before the walk: a slot and its symbol set (5 words).
         public let commonStart: UnsafeBufferPointer<Int32>
@@ -201,7 +204,7 @@ public struct TrieClassifier: Sendable {
                     }),
                     fallback: fb.view,
                     classTables: st.own(classes.bytes),
-                    next: st.own(next), treeRoot: st.own(roots), commonStart: st.own(commonStart),
+                    next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength, slotCount: slots)
     }
 
@@ -835,7 +838,7 @@ extension TrieClassifier.View {
     func walk(_ key: UnsafeMutablePointer<UInt16>) -> Int {
         var best = demux.count
         for t in 0..<treeRoot.count {
-            guard holdsCommon(t, key) else { continue }
+            guard best > treeFirstRule[t], holdsCommon(t, key) else { continue }
             var s = treeRoot[t]
             while s >= 0 { s = step(s, key) }
             best = Swift.min(best, rule(s))
@@ -860,13 +863,13 @@ extension TrieClassifier.View {
         // Word 0 holds the leaf "no rule": where a lane that skips a tree waits.
         let skip = Int32.min
         for t in 0..<treeRoot.count {
-            let root = treeRoot[t]
-            // Lanes enter this tree if its common tests hold.
-            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>) -> Int32 { holdsCommon(t, k) ? root : skip }
-            var s0 = enter(k0), s1 = enter(k1), s2 = enter(k2), s3 = enter(k3)
-            var s4 = enter(k4), s5 = enter(k5), s6 = enter(k6), s7 = enter(k7)
-            var s8 = enter(k8), s9 = enter(k9), s10 = enter(k10), s11 = enter(k11)
-            var s12 = enter(k12), s13 = enter(k13), s14 = enter(k14), s15 = enter(k15)
+            let root = treeRoot[t], first = treeFirstRule[t]
+            // Lanes enter this tree if they hold no better rule yet and its common tests hold.
+            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>, _ r: Int) -> Int32 { r > first && holdsCommon(t, k) ? root : skip }
+            var s0 = enter(k0, r0), s1 = enter(k1, r1), s2 = enter(k2, r2), s3 = enter(k3, r3)
+            var s4 = enter(k4, r4), s5 = enter(k5, r5), s6 = enter(k6, r6), s7 = enter(k7, r7)
+            var s8 = enter(k8, r8), s9 = enter(k9, r9), s10 = enter(k10, r10), s11 = enter(k11, r11)
+            var s12 = enter(k12, r12), s13 = enter(k13, r13), s14 = enter(k14, r14), s15 = enter(k15, r15)
             while (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) >= 0 {
                 s0 = step(s0, k0); s1 = step(s1, k1); s2 = step(s2, k2); s3 = step(s3, k3)
                 s4 = step(s4, k4); s5 = step(s5, k5); s6 = step(s6, k6); s7 = step(s7, k7)
@@ -912,12 +915,12 @@ extension TrieClassifier.View {
             let scratch = tmp.baseAddress.unsafelyUnwrapped
             let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
             guard symbols(p, scratch, key) else { return 0 }
-            var visited = 0
+            var visited = 0, best = demux.count
             for t in 0..<treeRoot.count {
-                guard holdsCommon(t, key) else { continue }
+                guard best > treeFirstRule[t], holdsCommon(t, key) else { continue }
                 var s = treeRoot[t]
                 while s >= 0 { s = step(s, key); visited += 1 }
-
+                best = Swift.min(best, rule(s))
             }
             return visited
         }
