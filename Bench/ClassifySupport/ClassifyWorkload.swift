@@ -18,10 +18,13 @@ public struct ClassifyWorkload {
     public let frames: [[UInt8]]
     /// The 5-tuples behind `frames` (for a ClassBench-format trace).
     public let entries: [ClassBench.TraceEntry]
-    /// The same frames in one buffer (offset, length), so the benchmark loop
-    /// itself retains nothing.
+    /// The same frames in one buffer, one per 128-byte slot (as packet
+    /// buffers and the rte_acl harness hold them), and a pointer to each
+    /// built once (as rte_acl's harness builds its data pointers once), so
+    /// the benchmark loop itself retains nothing and builds nothing.
     let storage: UnsafeMutableRawBufferPointer
-    let spans: UnsafeMutableBufferPointer<(Int, Int)>
+    let packets: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
+    static let slot = 128
 
     public init(set name: String, root: URL, headers: Int = 4096) throws {
         self.name = name
@@ -53,14 +56,13 @@ public struct ClassifyWorkload {
         }
         frames = out
         entries = tuples
-        let total = out.reduce(0) { $0 + $1.count }
-        storage = .allocate(byteCount: total, alignment: 64)
-        spans = .allocate(capacity: out.count)
-        var at = 0
+        storage = .allocate(byteCount: out.count * Self.slot, alignment: 64)
+        packets = .allocate(capacity: out.count)
         for (i, f) in out.enumerated() {
-            f.withUnsafeBytes { storage.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: f.count) }
-            spans[i] = (at, f.count)
-            at += f.count
+            precondition(f.count <= Self.slot)
+            let at = storage.baseAddress!.advanced(by: i * Self.slot)
+            f.withUnsafeBytes { at.copyMemory(from: $0.baseAddress!, byteCount: f.count) }
+            packets[i] = UnsafeRawBufferPointer(start: at, count: f.count)
         }
     }
 
@@ -73,8 +75,8 @@ public struct ClassifyWorkload {
     /// Classifies every frame once with the trie; returns a checksum of the results.
     public func classifyAllTrie() -> Int {
         var sum = 0
-        for (at, len) in spans {
-            sum &+= tables.view.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
+        for p in packets {
+            sum &+= tables.view.match(p)
         }
         return sum
     }
@@ -87,14 +89,11 @@ public struct ClassifyWorkload {
         var sum: UInt64 = 0
         let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: tables.view.scratchWords)
         defer { scratch.deallocate() }
-        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
-            var i = 0
-            while i < spans.count {
-                let n = min(64, spans.count - i)
-                for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
-                sum &+= trie.view.extractOnly(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), scratch: scratch.baseAddress!)
-                i += n
-            }
+        var i = 0
+        while i < packets.count {
+            let n = min(64, packets.count - i)
+            sum &+= trie.view.extractOnly(burst: UnsafeBufferPointer(rebasing: packets[i..<(i + n)]), scratch: scratch.baseAddress!)
+            i += n
         }
         return Int(truncatingIfNeeded: sum)
     }
@@ -105,16 +104,13 @@ public struct ClassifyWorkload {
         // The worker's scratch, allocated once (as ClassifyFunction does).
         let scratch = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: view.scratchWords)
         defer { scratch.deallocate() }
-        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: 64) { burst in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { out in
-                var i = 0
-                while i < spans.count {
-                    let n = min(64, spans.count - i)
-                    for k in 0..<n { let (at, len) = spans[i + k]; burst[k] = UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]) }
-                    view.match(burst: UnsafeBufferPointer(rebasing: burst[0..<n]), into: out.baseAddress!, scratch: scratch.baseAddress!)
-                    for k in 0..<n { sum &+= out[k] }
-                    i += n
-                }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 64) { out in
+            var i = 0
+            while i < packets.count {
+                let n = min(64, packets.count - i)
+                view.match(burst: UnsafeBufferPointer(rebasing: packets[i..<(i + n)]), into: out.baseAddress!, scratch: scratch.baseAddress!)
+                for k in 0..<n { sum &+= out[k] }
+                i += n
             }
         }
         return sum
@@ -123,8 +119,8 @@ public struct ClassifyWorkload {
     /// Classifies every frame once; returns a checksum of the results.
     public func classifyAll() -> Int {
         var sum = 0
-        for (at, len) in spans {
-            sum &+= flat.match(UnsafeRawBufferPointer(rebasing: storage[at..<(at + len)]))
+        for p in packets {
+            sum &+= flat.match(p)
         }
         return sum
     }
