@@ -2,9 +2,10 @@ import BowmanCore
 
 /// The seed's multi-way tree, compiled to flat tables: one tree level per
 /// key slot, identical subtrees merged (a DAG: a deterministic automaton
-/// over the packet's key), a node a few words of run starts and targets. A
-/// lookup is a few loads per slot it visits and ends at a leaf that names
-/// the best rule, so its cost does not grow with the number of rules. Rule
+/// over the packet's key), a node one word naming a shared run table and
+/// then its targets. A lookup is three loads per slot it visits and ends at
+/// a leaf that names the best rule, so its cost does not grow with the
+/// number of rules. Rule
 /// sets that would make the automaton too large are grouped by how wild
 /// their fields are and split into several trees; a lookup takes the best
 /// leaf of all of them.
@@ -38,13 +39,11 @@ public struct TrieClassifier: Sendable {
         /// header position, one word each: position | offset << 16 | width << 32 | key index << 48
         /// (eight key entries each, whatever the width).
         public let chunks: UnsafeBufferPointer<UInt64>
-        /// The live slots, one word each: slot | position << 16.
+        /// The live slots, one word each: key index | position << 16.
         public let liveSlots: UnsafeBufferPointer<UInt64>
-        /// Per header position, the bytes rules read from it: a packet is
-        /// regular when every position it walks holds them.
-        public let need: UnsafeBufferPointer<Int32>
         /// Two words per header position: parent (low 32 bits, -1 for the
-        /// root) | bytes rules read << 32; then a fixed length (bits 0–15),
+        /// root) | the bytes rules read from it << 32 (a packet is regular
+        /// when every live position holds them); then a fixed length (bits 0–15),
         /// or a one-byte length field: offset << 16 | mask << 32 | shift << 40
         /// | multiplier << 46 | addend << 54; bit 63: any other length (`headers.end`).
         public let positionWords: UnsafeBufferPointer<UInt64>
@@ -62,7 +61,7 @@ public struct TrieClassifier: Sendable {
         /// already holds a better rule skips the tree.
         public let treeFirstRule: UnsafeBufferPointer<Int>
         /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
-        /// checked before the walk: a slot and its symbol set (5 words).
+        /// checked before the walk: a key index and its symbol set (5 words).
         public let commonStart: UnsafeBufferPointer<Int32>
         public let commonSlot: UnsafeBufferPointer<Int32>
         public let commonSet: UnsafeBufferPointer<UInt64>
@@ -191,7 +190,6 @@ public struct TrieClassifier: Sendable {
                     liveSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset == KeyLayout.liveSlot }.map {
                         UInt64(keyOf[$0]) | UInt64(layout.slots[$0].position) << 16
                     }),
-                    need: st.own(layout.headers.protos.indices.map { Int32(layout.need[Int32($0)] ?? 0) }),
                     positionWords: st.own(layout.headers.protos.indices.flatMap { k -> [UInt64] in
                         let a = UInt64(UInt32(bitPattern: layout.headers.parents[k])) | UInt64(layout.need[Int32(k)] ?? 0) << 32
                         switch layout.headers.protos[k].headerLength {
