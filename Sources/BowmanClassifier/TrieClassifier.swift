@@ -445,7 +445,6 @@ struct TreeBuilder {
         pieceRule.append(Int32(rule))
     }
 
-    struct NodeKey: Hashable { var depth: Int32; var live: [Int32] }
     /// A node before layout: run starts (after 0) and child node indices (or leaves).
     struct Node { var depth: Int; var starts: [Int]; var children: [Int32] }
 
@@ -476,20 +475,33 @@ struct TreeBuilder {
         let setBounds: [[Int]] = sets.map { s in (1...256).filter { s.contains($0) != s.contains($0 - 1) } }
 
         let noMatch = ~Int32(ruleCount)
-        var memo: [NodeKey: Int32] = [:]
         var nodes: [Node] = []
-        var work: [(Int32, NodeKey)] = []
+        // A node is its depth and its live pieces; the lists lie back to
+        // back in one arena, found again by a hash (nodes with the same
+        // hash are chained), so no list is an array of its own.
+        var arena: [Int32] = [], liveStart: [Int] = [], liveCount: [Int] = []
+        var byHash: [UInt64: Int32] = [:], sameHash: [Int32] = []
+        var work: [Int32] = []
         var words = 0
         var overBudget = false
         func node(_ depth: Int, _ live: [Int32]) -> Int32 {
             guard let first = live.first else { return noMatch }
             if wildFrom[Int(first)] <= depth || depth == slots { return ~pieceRule[Int(first)] }
-            let key = NodeKey(depth: Int32(depth), live: live)
-            if let id = memo[key] { return id }
+            var h = UInt64(depth) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(live.count)
+            for p in live { h = (h ^ UInt64(UInt32(bitPattern: p))) &* 0x0000_0100_0000_01B3; h ^= h >> 31 }
+            var c = byHash[h] ?? -1
+            while c >= 0 {
+                let i = Int(c)
+                if nodes[i].depth == depth && liveCount[i] == live.count
+                    && arena[liveStart[i]..<(liveStart[i] + liveCount[i])].elementsEqual(live) { return c }
+                c = sameHash[i]
+            }
             let id = Int32(nodes.count)
             nodes.append(Node(depth: depth, starts: [], children: []))
-            memo[key] = id
-            work.append((id, key))
+            liveStart.append(arena.count); liveCount.append(live.count)
+            arena += live
+            sameHash.append(byHash[h] ?? -1); byHash[h] = id
+            work.append(id)
             return id
         }
         var scratch: [[Int32]] = []
@@ -500,12 +512,15 @@ struct TreeBuilder {
         var cutStamp = [Int32](repeating: 0, count: 257)
         var nodeStamp: Int32 = 0
         let root = node(0, Array(0..<Int32(pieces)))
-        while let (id, key) = work.popLast() {
-            let d = Int(key.depth)
+        var live: [Int32] = []
+        while let id = work.popLast() {
+            let d = nodes[Int(id)].depth
+            let liveHere = liveStart[Int(id)]..<(liveStart[Int(id)] + liveCount[Int(id)])
             nodeStamp &+= 1
             // The distinct sets live here, and the elementary intervals all their boundaries make.
             var distinct: [Int32] = []
-            for p in key.live {
+            for j in liveHere {
+                let p = arena[j]
                 let s = pieceSets[Int(p) * slots + d]
                 if setStamp[Int(s)] != nodeStamp { setStamp[Int(s)] = nodeStamp; setSlot[Int(s)] = Int32(distinct.count); distinct.append(s) }
             }
@@ -517,13 +532,14 @@ struct TreeBuilder {
             let holds: [[Int]] = distinct.map { sid in let set = sets[Int(sid)]; return starts.indices.filter { set.contains(starts[$0]) } }
             if scratch.count < starts.count { scratch += Array(repeating: [], count: starts.count - scratch.count) }
             for i in 0..<starts.count { scratch[i].removeAll(keepingCapacity: true) }
-            for p in key.live {
+            for j in liveHere {
+                let p = arena[j]
                 for i in holds[Int(setSlot[Int(pieceSets[Int(p) * slots + d])])] { scratch[i].append(p) }
             }
             var runStarts: [Int] = [], children: [Int32] = []
             for i in 0..<starts.count {
                 // Duplicates of a better piece's remaining sets go; so does everything after a piece that accepts anything.
-                var live: [Int32] = []
+                live.removeAll(keepingCapacity: true)
                 stamp &+= 1
                 for p in scratch[i] {
                     let sid = Int(suffix[Int(p) * (slots + 1) + d + 1])
