@@ -32,9 +32,6 @@ public struct TrieClassifier: Sendable {
         /// Rule index (policy order) to demux id.
         public let demux: UnsafeBufferPointer<Int>
         public let headers: HeaderWalk
-        /// Per slot: header position; byte offset in it, or `Int32.max` "the header is live".
-        public let slotPosition: UnsafeBufferPointer<Int32>
-        public let slotOffset: UnsafeBufferPointer<Int32>
         /// Chunks of the key: up to eight bytes at consecutive offsets of one
         /// header position, one word each: position | offset << 16 | width << 32 | key index << 48
         /// (eight key entries each, whatever the width).
@@ -67,8 +64,6 @@ public struct TrieClassifier: Sendable {
         public let commonSet: UnsafeBufferPointer<UInt64>
         /// Entries (16-bit symbols) of the key.
         public let slots: Int
-        /// Slots rules test (the rest of the key is never read).
-        public let slotCount: Int
     }
 
     let storage: TableStorage
@@ -76,7 +71,6 @@ public struct TrieClassifier: Sendable {
     public let view: View
     public var ruleCount: Int { view.demux.count }
     public var treeCount: Int { view.treeRoot.count }
-    public var slotCount: Int { view.slotCount }
     /// Rows of every tree (nodes that are not leaves).
     public let nodeCount: Int
     /// Bytes of the row and class tables.
@@ -185,7 +179,6 @@ public struct TrieClassifier: Sendable {
         let fb = fallback ?? FlatClassifier(c)
         self.fallback = fb
         view = View(demux: st.own(demux), headers: layout.headers.walk(st),
-                    slotPosition: st.own(layout.slots.map(\.position)), slotOffset: st.own(layout.slots.map(\.offset)),
                     chunks: st.own(chunks),
                     liveSlots: st.own(layout.slots.indices.filter { layout.slots[$0].offset == KeyLayout.liveSlot }.map {
                         UInt64(keyOf[$0]) | UInt64(layout.slots[$0].position) << 16
@@ -203,7 +196,7 @@ public struct TrieClassifier: Sendable {
                     fallback: fb.view,
                     classTables: st.own(classes.bytes),
                     next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)), commonStart: st.own(commonStart),
-                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength, slotCount: slots)
+                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength)
     }
 
     /// The demux id of the best matching rule, or `Classifier.noMatch`.
@@ -617,11 +610,20 @@ extension TrieClassifier.View {
     /// The index (policy order) of the best matching rule, or -1.
     @inlinable
     public func matchRule(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped
-            let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
-            guard symbols(p, scratch, key) else { return fallback.matchRule(p, excluding: nil) }
-            return walk(key)
+        withKey(of: p) { key, regular in regular ? walk(key) : fallback.matchRule(p, excluding: nil) }
+    }
+
+    /// `body` with the key of one packet and whether it is regular (the
+    /// burst extraction with one lane, its scratch on the stack).
+    @inlinable @inline(__always)
+    func withKey<R>(of p: UnsafeRawBufferPointer, _ body: (UnsafeMutablePointer<UInt16>, Bool) -> R) -> R {
+        let keyWords = (Swift.max(1, slots) + 3) / 4
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: keyWords + headers.count + 2) { tmp -> R in
+            let key = UnsafeMutableRawPointer(tmp.baseAddress.unsafelyUnwrapped).assumingMemoryBound(to: UInt16.self)
+            let irregular = withUnsafePointer(to: p) {
+                symbolsOfLanes(UnsafeBufferPointer(start: $0, count: 1), 0, 1, tmp.baseAddress.unsafelyUnwrapped + keyWords, key, lanes: 1)
+            }
+            return body(key, irregular == 0)
         }
     }
 
@@ -661,7 +663,7 @@ extension TrieClassifier.View {
             var first = 0
             while first < packets.count {
                 let n = min(Self.lanes, packets.count - first)
-                let irregular = symbolsOfLanes(packets, first, n, scratch, keys)
+                let irregular = symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes)
                 let r = walkLanes(keys)
                 withUnsafeBytes(of: r) { rs in
                     for l in 0..<n {
@@ -677,15 +679,17 @@ extension TrieClassifier.View {
         }
     }
 
-    /// The keys of a burst's next `lanes` packets (`packets[first...]`, the
-    /// last repeated when fewer remain), header position by header position
-    /// and chunk by chunk, so each description is decoded once for all
-    /// lanes and the lanes' loads overlap; the mask of lanes that are not
-    /// regular (their keys all zeros). `scratch`: lanes × (positions + 2) words.
+    /// The keys, one symbol (0…256) per key entry, of `lanes` packets
+    /// (`packets[first...]`, the last repeated when fewer than `lanes`
+    /// remain; lane l's key at `keys + l * keyStride`), header position by
+    /// header position and chunk by chunk, so each description is decoded
+    /// once for all lanes and the lanes' loads overlap; the mask of lanes
+    /// that are not regular (their keys all zeros). `scratch`: lanes ×
+    /// (positions + 2) words.
     @inlinable @inline(__always)
     func symbolsOfLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
-                        _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>) -> Int {
-        let lanes = Self.lanes, slots = Swift.max(1, self.slots)
+                        _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>, lanes: Int) -> Int {
+        let slots = Swift.max(1, self.slots)
         let base = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UnsafeRawPointer?.self)
         let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
         let spans = UnsafeMutableRawPointer(scratch + 2 &* lanes).assumingMemoryBound(to: Int32.self)   // [position][lane]: start, end
@@ -728,7 +732,7 @@ extension TrieClassifier.View {
                 }
             }
         }
-        if self.slots == 0 { for l in 0..<lanes { keys[l] = 0 } }   // what leaves read
+        if self.slots == 0 { for l in 0..<lanes { keys[l &* Self.keyStride] = 0 } }   // what leaves read
         let chunks = self.chunks.baseAddress.unsafelyUnwrapped
         for r in 0..<self.chunks.count {
             let d = chunks[r]
@@ -762,75 +766,6 @@ extension TrieClassifier.View {
         return irregular
     }
 
-    /// The key of packet `p`, one symbol (0…256) per slot (`scratch`: one
-    /// word per header position). False when the packet is not regular
-    /// (the key is then all zeros and the answer is the fallback's).
-    @inlinable @inline(__always)
-    func symbols(_ p: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<UInt64>, _ key: UnsafeMutablePointer<UInt16>) -> Bool {
-        let positions = headers.count
-        // Each position's start and end, both -1 when it is dead.
-        let spans = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int32.self)
-        let count = p.count
-        var regular = true
-        let words = positionWords.baseAddress.unsafelyUnwrapped
-        for k in 0..<positions {
-            let a = words[2 &* k], d = words[2 &* k &+ 1]
-            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a))
-            let start = par < 0 ? 0 : Int(spans[2 &* par &+ 1])
-            let end: Int
-            if start < 0 {
-                end = -1
-            } else if d & 0xFFFF != 0 {
-                end = start &+ Int(truncatingIfNeeded: d & 0xFFFF)
-            } else if d >> 63 == 0 {
-                // A one-byte length field (IPv4 IHL, TCP data offset, extension lengths).
-                let at = start &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-                if at < count {
-                    let v = UInt64(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self))
-                    let n = Int(truncatingIfNeeded: (((v & (d >> 32) & 0xFF) &+ (d >> 54) & 0xFF) >> ((d >> 40) & 0x3F)) &* ((d >> 46) & 0xFF))
-                    end = n > 0 ? start &+ n : -1
-                } else {
-                    end = -1
-                }
-            } else {
-                end = headers.end(k, p, start)
-            }
-            regular = regular && (end < 0 || count &- start >= Int(truncatingIfNeeded: a >> 32))
-            spans[2 * k] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
-            spans[2 * k + 1] = Int32(truncatingIfNeeded: end)
-        }
-        guard regular else {
-            for s in 0..<Swift.max(1, slots) { key[s] = 0 }
-            return false
-        }
-        if slots == 0 { key[0] = 0 }   // what leaves read
-        // Chunks of eight bytes of one header, in bounds when the position
-        // is live (the packet is regular): one load, one store.
-        let chunks = self.chunks.baseAddress.unsafelyUnwrapped
-        for r in 0..<self.chunks.count {
-            let d = chunks[r]
-            let pos = Int(truncatingIfNeeded: d & 0xFFFF), off = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-            let n = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF), k = key + Int(truncatingIfNeeded: d >> 48)
-            let b = Int(spans[2 * pos])
-            if b >= 0 && b &+ off &+ 8 <= count {
-                // Live and inside the packet (the bytes past the width a chunk tests are never read by a node).
-                let v = p.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: b &+ off, as: SIMD8<UInt8>.self)
-                UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
-            } else if b >= 0 {
-                // Live and regular: the width it tests is inside the packet.
-                for j in 0..<n { k[j] = UInt16(p.baseAddress.unsafelyUnwrapped.load(fromByteOffset: b &+ off &+ j, as: UInt8.self)) }
-            } else {
-                UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
-            }
-        }
-        let live = liveSlots.baseAddress.unsafelyUnwrapped
-        for i in 0..<liveSlots.count {
-            let d = live[i]
-            key[Int(truncatingIfNeeded: d & 0xFFFF)] = spans[2 * Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)] >= 0 ? 1 : 0
-        }
-        return true
-    }
-
     /// One step from node `s` on the key: the symbol's run in the node's
     /// run table picks the target. A leaf steps to itself.
     @inlinable @inline(__always)
@@ -850,11 +785,18 @@ extension TrieClassifier.View {
     /// naming a rule wins. -1 for none.
     @inlinable @inline(__always)
     func walk(_ key: UnsafeMutablePointer<UInt16>) -> Int {
+        var visited = 0   // unused here: folded away
+        return walk(key, visited: &visited)
+    }
+
+    /// `walk`, counting the nodes it steps through.
+    @inlinable @inline(__always)
+    func walk(_ key: UnsafeMutablePointer<UInt16>, visited: inout Int) -> Int {
         var best = demux.count
         for t in 0..<treeRoot.count {
             guard best > treeFirstRule[t], holdsCommon(t, key) else { continue }
             var s = treeRoot[t]
-            while s >= 0 { s = step(s, key) }
+            while s >= 0 { s = step(s, key); visited &+= 1 }
             best = Swift.min(best, rule(s))
         }
         return best < demux.count ? best : -1
@@ -907,7 +849,7 @@ extension TrieClassifier.View {
         var first = 0
         while first < packets.count {
             let n = min(Self.lanes, packets.count - first)
-            _ = symbolsOfLanes(packets, first, n, scratch, keys)
+            _ = symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes)
             sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
             first += n
         }
@@ -917,25 +859,14 @@ extension TrieClassifier.View {
     /// Whether the tree answers `p` (else the bit-vector tables do): every
     /// header position is dead or holds every byte rules read from it.
     public func isRegular(_ p: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Bool in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped
-            return symbols(p, scratch, UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self))
-        }
+        withKey(of: p) { _, regular in regular }
     }
 
     /// Nodes a lookup of `p` visits (for the benchmark's report).
     public func nodesVisited(_ p: UnsafeRawBufferPointer) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: headers.count + Swift.max(1, slots)) { tmp -> Int in
-            let scratch = tmp.baseAddress.unsafelyUnwrapped
-            let key = UnsafeMutableRawPointer(scratch + headers.count).assumingMemoryBound(to: UInt16.self)
-            guard symbols(p, scratch, key) else { return 0 }
-            var visited = 0, best = demux.count
-            for t in 0..<treeRoot.count {
-                guard best > treeFirstRule[t], holdsCommon(t, key) else { continue }
-                var s = treeRoot[t]
-                while s >= 0 { s = step(s, key); visited += 1 }
-                best = Swift.min(best, rule(s))
-            }
+        withKey(of: p) { key, regular in
+            var visited = 0
+            if regular { _ = walk(key, visited: &visited) }
             return visited
         }
     }

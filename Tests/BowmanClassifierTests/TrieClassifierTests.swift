@@ -23,23 +23,11 @@ func expectTrieAgrees(_ c: Classifier, _ trie: TrieClassifier, _ packets: [[UInt
             return false
         }
     }
-    // Bursts of every length up to 64, so partial lane groups are covered.
-    var start = 0, size = 1
-    let buffers = PacketBuffers(packets)
-    let views = buffers.views
-    defer { withExtendedLifetime(buffers) {} }   // the views point into it
-    var out = [Int](repeating: -2, count: 64)
-    while start < packets.count {
-        let n = min(size, packets.count - start)
-        views.withUnsafeBufferPointer { all in
-            out.withUnsafeMutableBufferPointer { trie.view.match(burst: UnsafeBufferPointer(rebasing: all[start..<(start + n)]), into: $0.baseAddress!) }
-        }
-        for k in 0..<n where out[k] != expected[start + k] {
-            Issue.record("\(context()): burst of \(n), packet \(start + k): reference \(expected[start + k]), trie \(out[k])", sourceLocation: sourceLocation)
-            return false
-        }
-        start += n
-        size = size % 64 + 1
+    // Bursts of every length from 1 to 64, so partial lane groups are covered.
+    let bursts = PacketBuffers(packets).answersInBursts(of: { $0 % 64 + 1 }) { trie.view.match(burst: $0, into: $1) }
+    for i in packets.indices where bursts[i] != expected[i] {
+        Issue.record("\(context()): in bursts, packet \(i): reference \(expected[i]), trie \(bursts[i])", sourceLocation: sourceLocation)
+        return false
     }
     return true
 }
@@ -229,19 +217,11 @@ struct RandomRules6 {
                 }
                 let t = ClassifierTables(base: base, current: c)
                 let buffers = PacketBuffers(packets)
-                let views = buffers.views
-                defer { withExtendedLifetime(buffers) {} }   // the views point into it
-                var out = [Int](repeating: 0, count: 64)
-                for first in stride(from: 0, to: packets.count, by: 64) {
-                    let n = min(64, packets.count - first)
-                    views.withUnsafeBufferPointer { all in
-                        out.withUnsafeMutableBufferPointer { t.view.match(burst: UnsafeBufferPointer(rebasing: all[first..<(first + n)]), into: $0.baseAddress!) }
-                    }
-                    for k in 0..<n {
-                        let a = c.match(views[first + k])
-                        #expect(a == out[k] && a == t.match(views[first + k]), "seed \(seed) step \(step): reference \(a), tables \(out[k])")
-                        if a != out[k] { return }
-                    }
+                let out = buffers.answersInBursts { t.view.match(burst: $0, into: $1) }
+                for (k, p) in packets.enumerated() {
+                    let a = p.withUnsafeBytes { c.match($0) }
+                    #expect(a == out[k] && a == p.withUnsafeBytes { t.match($0) }, "seed \(seed) step \(step): reference \(a), tables \(out[k])")
+                    if a != out[k] { return }
                 }
             }
         }

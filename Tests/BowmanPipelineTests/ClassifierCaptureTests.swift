@@ -92,17 +92,11 @@ import Testing
 
 /// Bursts of 64 through `tables.view.match(burst:)` == the reference.
 func expectTablesAgreeInBursts(_ c: Classifier, _ tables: ClassifierTables, _ packets: [[UInt8]]) -> Bool {
-    let buffers = PacketBuffers(packets)
-    let views = buffers.views
-    defer { withExtendedLifetime(buffers) {} }   // the views point into it
-    var out = [Int](repeating: 0, count: 64)
-    for first in stride(from: 0, to: views.count, by: 64) {
-        let n = min(64, views.count - first)
-        views.withUnsafeBufferPointer { all in
-            out.withUnsafeMutableBufferPointer { tables.view.match(burst: UnsafeBufferPointer(rebasing: all[first..<(first + n)]), into: $0.baseAddress!) }
-        }
-        for k in 0..<n where out[k] != c.match(views[first + k]) {
-            Issue.record("burst packet \(first + k): reference \(c.match(views[first + k])), tables \(out[k])")
+    let out = PacketBuffers(packets).answersInBursts { tables.view.match(burst: $0, into: $1) }
+    for (k, p) in packets.enumerated() {
+        let reference = p.withUnsafeBytes { c.match($0) }
+        if out[k] != reference {
+            Issue.record("burst packet \(k): reference \(reference), tables \(out[k])")
             return false
         }
     }

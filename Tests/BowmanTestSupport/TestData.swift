@@ -63,4 +63,22 @@ public final class PacketBuffers {
         views = zip(blocks, packets).map { UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[0..<$1.count]) }
     }
     deinit { for b in blocks { b.deallocate() } }
+
+    /// What `classify` answers for every packet when they are fed to it in
+    /// consecutive bursts, the i-th of `size(i)` packets (64 unless told).
+    public func answersInBursts(of size: (Int) -> Int = { _ in 64 },
+                                _ classify: (UnsafeBufferPointer<UnsafeRawBufferPointer>, UnsafeMutablePointer<Int>) -> Void) -> [Int] {
+        var out = [Int](repeating: -2, count: views.count)
+        views.withUnsafeBufferPointer { all in
+            out.withUnsafeMutableBufferPointer { o in
+                var start = 0, burst = 0
+                while start < all.count {
+                    let n = min(size(burst), all.count - start)
+                    classify(UnsafeBufferPointer(rebasing: all[start..<(start + n)]), o.baseAddress! + start)
+                    start += n; burst += 1
+                }
+            }
+        }
+        return out
+    }
 }
