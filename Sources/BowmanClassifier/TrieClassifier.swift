@@ -40,7 +40,8 @@ public struct TrieClassifier: Sendable {
         public let liveSlots: UnsafeBufferPointer<UInt64>
         /// Two words per header position: parent (low 32 bits, -1 for the
         /// root) | the bytes rules read from it << 32 (a packet is regular
-        /// when every live position holds them); then a fixed length (bits 0–15),
+        /// when every live position holds them; 16 bits) | bit 63 when
+        /// another position follows it; then a fixed length (bits 0–15),
         /// or a one-byte length field: offset << 16 | mask << 32 | shift << 40
         /// | multiplier << 46 | addend << 54; bit 63: any other length (`headers.end`).
         public let positionWords: UnsafeBufferPointer<UInt64>
@@ -184,7 +185,8 @@ public struct TrieClassifier: Sendable {
                         UInt64(keyOf[$0]) | UInt64(layout.slots[$0].position) << 16
                     }),
                     positionWords: st.own(layout.headers.protos.indices.flatMap { k -> [UInt64] in
-                        let a = UInt64(UInt32(bitPattern: layout.headers.parents[k])) | UInt64(layout.need[Int32(k)] ?? 0) << 32
+                        let followed: UInt64 = layout.headers.parents.contains(Int32(k)) ? 1 << 63 : 0
+                        let a = UInt64(UInt32(bitPattern: layout.headers.parents[k])) | UInt64(layout.need[Int32(k)] ?? 0) << 32 | followed
                         switch layout.headers.protos[k].headerLength {
                         case .fixed(let n) where n > 0 && n < 1 << 16: return [a, UInt64(n)]
                         case .computed(let f, let mask, let shift, let mult, let add)
@@ -645,7 +647,7 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
-    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 }
+    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 + 2 * headers.count }
 
     /// Key entries between two lanes' keys in a burst: the most any key
     /// holds, so a lane's key is a constant offset from the first.
@@ -685,7 +687,7 @@ extension TrieClassifier.View {
     /// header position and chunk by chunk, so each description is decoded
     /// once for all lanes and the lanes' loads overlap; the mask of lanes
     /// that are not regular (their keys all zeros). `scratch`: lanes ×
-    /// (positions + 2) words.
+    /// (positions + 2) + 1 + 2 × positions words (with more than one lane).
     @inlinable @inline(__always)
     func symbolsOfLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
                         _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>, lanes: Int) -> Int {
@@ -698,11 +700,12 @@ extension TrieClassifier.View {
             base[l] = p.baseAddress
             counts[l] = p.count
         }
+        if lanes > 1 && keysOfSameShape(lanes, base, counts, spans, scratch + (lanes &* (headers.count &+ 2) &+ 1), keys) { return 0 }
         var irregular = 0
         let words = positionWords.baseAddress.unsafelyUnwrapped
         for k in 0..<headers.count {
             let a = words[2 &* k], d = words[2 &* k &+ 1]
-            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a)), need = Int(truncatingIfNeeded: a >> 32)
+            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a)), need = Int(truncatingIfNeeded: (a >> 32) & 0xFFFF)
             let row = spans + 2 &* lanes &* k, parentRow = spans + 2 &* lanes &* Swift.max(0, par)
             let fixed = Int(truncatingIfNeeded: d & 0xFFFF)
             if fixed != 0 || d >> 63 != 0 {
@@ -764,6 +767,163 @@ extension TrieClassifier.View {
             for l in 0..<lanes where irregular >> l & 1 != 0 { for s in 0..<slots { keys[l &* Self.keyStride &+ s] = 0 } }
         }
         return irregular
+    }
+
+    /// The fast path of `symbolsOfLanes`: when every lane's headers start
+    /// where lane 0's do (the one-byte length fields of headers that others
+    /// follow hold lane 0's values under their masks) and every lane holds
+    /// every byte its live headers' rules read, each chunk is at one offset
+    /// in every packet: a load at a constant offset per lane, no span per
+    /// lane. A header nothing follows may be live in some lanes and dead in
+    /// others (TCP's data offset read in a UDP packet): one bit per lane.
+    /// The usual case (a burst of one kind of traffic). False when a lane's
+    /// headers start elsewhere, a lane is not regular, or a header's length
+    /// is not a one-byte field (the general path then rewrites everything).
+    /// `checks`: 2 × positions words.
+    @inlinable @inline(__always)
+    func keysOfSameShape(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
+                         _ spans: UnsafeMutablePointer<Int32>, _ checks: UnsafeMutablePointer<UInt64>,
+                         _ keys: UnsafeMutablePointer<UInt16>) -> Bool {
+        let words = positionWords.baseAddress.unsafelyUnwrapped
+        let positions = headers.count
+        let dead = checks + positions   // per position, the lanes where it is dead
+        let p0 = base[0].unsafelyUnwrapped, count0 = counts[0]
+        let allLanes = lanes >= 64 ? UInt64.max : (1 << UInt64(lanes)) &- 1
+        // `checks`: length bytes every lane must match from the front, headers live lane by lane from the back.
+        var limit = 0, ceiling = Int.max, checkCount = 0, leafCount = 0
+        // Lane 0's spans (`spans[2 * lanes * k]`: start, end), what every
+        // lane must hold, and the length bytes to compare or decode per lane.
+        for k in 0..<positions {
+            let a = words[2 &* k], d = words[2 &* k &+ 1]
+            let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a)), need = Int(truncatingIfNeeded: (a >> 32) & 0xFFFF)
+            let followed = a >> 63 != 0
+            let from = par < 0 ? 0 : Int(spans[2 &* lanes &* par &+ 1])   // the parent's end (followed: the same in every lane)
+            let fixed = Int(truncatingIfNeeded: d & 0xFFFF)
+            var end = -1
+            dead[k] = 0
+            if from >= 0 {
+                if fixed != 0 {
+                    end = from &+ fixed
+                } else if d >> 63 != 0 {
+                    return false   // a length only `headers.end` reads
+                } else {
+                    let at = from &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+                    if !followed {
+                        // Live or dead lane by lane; lanes live here must hold `need` bytes.
+                        leafCount &+= 1
+                        checks[positions &- leafCount] = UInt64(from) | UInt64(k) << 48
+                        spans[2 &* lanes &* k] = Int32(truncatingIfNeeded: from)
+                        spans[2 &* lanes &* k &+ 1] = 0
+                        continue
+                    }
+                    if at >= count0 {
+                        // Past lane 0's end: dead, as in every lane no longer.
+                        ceiling = Swift.min(ceiling, at)
+                    } else {
+                        let mask = (d >> 32) & 0xFF, shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
+                        let v = UInt64(p0.load(fromByteOffset: at, as: UInt8.self)) & mask
+                        let len = Int(truncatingIfNeeded: ((v &+ add) >> shift) &* mult)
+                        end = len > 0 ? from &+ len : -1
+                        checks[checkCount] = UInt64(at) | mask << 32 | v << 40
+                        checkCount &+= 1
+                        limit = Swift.max(limit, at &+ 1)
+                    }
+                }
+            }
+            if end >= 0 {
+                guard count0 &- from >= need else { return false }
+                limit = Swift.max(limit, from &+ need)
+            } else {
+                dead[k] = allLanes
+            }
+            spans[2 &* lanes &* k] = Int32(truncatingIfNeeded: end < 0 ? -1 : from)
+            spans[2 &* lanes &* k &+ 1] = Int32(truncatingIfNeeded: end)
+        }
+        var shortest = Int.max, outside = false
+        for l in 0..<lanes {
+            let count = counts[l]
+            outside = outside || count < limit || count > ceiling
+            shortest = Swift.min(shortest, count)
+        }
+        if outside { return false }
+        for i in 0..<checkCount {
+            let c = checks[i]
+            let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), mask = UInt8(truncatingIfNeeded: c >> 32), v = UInt8(truncatingIfNeeded: c >> 40)
+            var differ: UInt8 = 0
+            for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) & mask) ^ v }
+            if differ != 0 { return false }
+        }
+        for i in 0..<leafCount {
+            // A header nothing follows: its length decides whether it is live, lane by lane.
+            let c = checks[positions &- 1 &- i]
+            let k = Int(truncatingIfNeeded: c >> 48), from = Int(truncatingIfNeeded: c & 0xFFFF_FFFF)
+            let d = words[2 &* k &+ 1], need = Int(truncatingIfNeeded: (words[2 &* k] >> 32) & 0xFFFF)
+            let at = from &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            let mask = (d >> 32) & 0xFF, shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
+            var deadLanes: UInt64 = 0, short = false
+            for l in 0..<lanes {
+                var live = false
+                if at < counts[l] {
+                    let v = UInt64(base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self))
+                    live = (((v & mask) &+ add) >> shift) &* mult > 0
+                }
+                if live { short = short || counts[l] &- from < need } else { deadLanes |= 1 << UInt64(l) }
+            }
+            if short { return false }
+            dead[k] = deadLanes
+        }
+        // Every lane is regular, its headers where lane 0's are, and at least `shortest` bytes long.
+        let chunks = self.chunks.baseAddress.unsafelyUnwrapped
+        if self.slots == 0 { for l in 0..<lanes { keys[l &* Self.keyStride] = 0 } }
+        for r in 0..<self.chunks.count {
+            let d = chunks[r]
+            let pos = Int(truncatingIfNeeded: d & 0xFFFF)
+            let b = Int(spans[2 &* lanes &* pos]), deadLanes = dead[pos]
+            let at = Int(truncatingIfNeeded: d >> 48)
+            let o = b &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
+            let width = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF)
+            let wide = o &+ 8 <= shortest
+            if deadLanes == 0 && wide {
+                for l in 0..<lanes {
+                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt8>.self)
+                    UnsafeMutableRawPointer(keys + (l &* Self.keyStride &+ at)).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+                }
+                continue
+            }
+            for l in 0..<lanes {
+                let k = keys + (l &* Self.keyStride &+ at)
+                if deadLanes >> UInt64(l) & 1 != 0 {
+                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
+                } else if wide {
+                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt8>.self)
+                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+                } else {
+                    // Near a packet's end: the width rules read (inside every live lane's `need`).
+                    let p = base[l].unsafelyUnwrapped
+                    for j in 0..<width { k[j] = UInt16(p.load(fromByteOffset: o &+ j, as: UInt8.self)) }
+                }
+            }
+        }
+        let live = liveSlots.baseAddress.unsafelyUnwrapped
+        for i in 0..<liveSlots.count {
+            let d = live[i]
+            let at = Int(truncatingIfNeeded: d & 0xFFFF), deadLanes = dead[Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)]
+            for l in 0..<lanes { keys[l &* Self.keyStride &+ at] = deadLanes >> UInt64(l) & 1 != 0 ? 0 : 1 }
+        }
+        return true
+    }
+
+    /// Whether the first sixteen of `packets` take `keysOfSameShape` (for tests).
+    func takesSameShapePath(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: scratchWords) { tmp in
+            let t = tmp.baseAddress.unsafelyUnwrapped, lanes = Self.lanes
+            let keys = UnsafeMutableRawPointer(t).assumingMemoryBound(to: UInt16.self), scratch = t + lanes * Self.keyStride / 4
+            let base = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UnsafeRawPointer?.self)
+            let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
+            for l in 0..<lanes { base[l] = packets[Swift.min(l, packets.count - 1)].baseAddress; counts[l] = packets[Swift.min(l, packets.count - 1)].count }
+            let spans = UnsafeMutableRawPointer(scratch + 2 * lanes).assumingMemoryBound(to: Int32.self)
+            return keysOfSameShape(lanes, base, counts, spans, scratch + (lanes * (headers.count + 2) + 1), keys)
+        }
     }
 
     /// One step from node `s` on the key: the symbol's run in the node's

@@ -1,4 +1,4 @@
-import BowmanClassifier
+@testable import BowmanClassifier
 import BowmanCore
 import BowmanPacket
 import BowmanTestSupport
@@ -150,6 +150,47 @@ struct RandomRules6 {
         #expect(padded.allSatisfy { $0.withUnsafeBytes { trie.view.isRegular($0) } })
         #expect(packets[400...].contains { !$0.withUnsafeBytes { trie.view.isRegular($0) } })
         _ = expectTrieAgrees(c, trie, packets + padded, "mixed")
+    }
+
+    /// Bursts whose lanes share one header shape take the fast extraction
+    /// (one offset per chunk for all lanes); one odd lane anywhere (IPv4
+    /// options, IPv6, a cut frame, a runt) sends the group to the general
+    /// one. Both answer as the reference.
+    @Test func burstsOfOneShapeAndOddLanes() throws {
+        var g4 = RandomRules(seed: 91), g6 = RandomRules6(seed: 92)
+        var c = Classifier()
+        for i in 0..<80 { try c.addFilter(g4.filter(), demuxID: i) }
+        for i in 80..<90 { try c.addFilter(g6.filter(), demuxID: i) }
+        let trie = try compiled(c)
+        var plain: [[UInt8]] = [], options: [[UInt8]] = []
+        while plain.count < 64 || options.count < 32 {
+            let p = g4.packet()
+            guard p.count >= 18, p.count >= 14 + (Int(p[16]) << 8 | Int(p[17])) else { continue }   // whole frames only
+            let frame = p + [UInt8](repeating: 0, count: max(0, 60 - p.count))   // Ethernet's minimum
+            if p[14] == 0x45 { plain.append(frame) } else { options.append(frame) }
+        }
+        let odd: [(String, [UInt8])] = [("IPv4 options", options[0]), ("IPv6", g6.packet()),
+                                        ("cut in the ports", Array(plain[1][0..<36])), ("runt", [UInt8](repeating: 0, count: 20))]
+        func check(_ burst: [[UInt8]], _ what: String, oneShape: Bool) {
+            let buffers = PacketBuffers(burst)
+            let taken = buffers.views.withUnsafeBufferPointer { trie.view.takesSameShapePath($0) }
+            #expect(taken == oneShape, "\(what): same-shape path \(taken)")
+            let expected = burst.map { p in p.withUnsafeBytes { c.match($0) } }
+            let got = buffers.answersInBursts { trie.view.match(burst: $0, into: $1) }
+            #expect(got == expected, "\(what)")
+        }
+        check(plain, "64 frames without options", oneShape: true)
+        check(Array(options.prefix(32)), "32 frames with options", oneShape: true)
+        for (name, packet) in odd {
+            for lane in [0, 7, 15] {
+                var burst = Array(plain.prefix(48))
+                burst[lane] = packet
+                check(burst, "\(name) in lane \(lane)", oneShape: false)
+                burst = Array(plain.prefix(48))
+                burst[16 + lane] = packet   // the second group is odd, the first is not
+                check(burst, "\(name) in lane \(lane) of the second group", oneShape: true)
+            }
+        }
     }
 
     @Test func edgeCases() throws {
