@@ -58,6 +58,13 @@ public struct TrieClassifier: Sendable {
         /// Per tree, its best rule (trees are in this order): a lookup that
         /// already holds a better rule skips the tree.
         public let treeFirstRule: UnsafeBufferPointer<Int>
+        /// Per tree, four words: where its root's pair table starts in
+        /// `pairs` (-1: none), the key entry the root reads, the one its
+        /// children read, the root's run table. A pair table holds, for
+        /// every run of the root and every symbol its children read, where
+        /// two steps from the root lead: a burst lane enters there.
+        public let treePair: UnsafeBufferPointer<Int32>
+        public let pairs: UnsafeBufferPointer<Int32>
         /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
         /// checked before the walk: a key index and its symbol set (5 words).
         public let commonStart: UnsafeBufferPointer<Int32>
@@ -159,6 +166,7 @@ public struct TrieClassifier: Sendable {
         built.sort { $0.firstRule < $1.firstRule }
         // Word 0: the leaf "no rule" (what a lane that skips a tree holds).
         var next: [Int32] = [0, Int32.min, Int32(rules.count)], roots: [Int32] = []
+        var treePair: [Int32] = [], pairs: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
         var nodes = 0
         for t in built {
@@ -170,6 +178,27 @@ public struct TrieClassifier: Sendable {
             let base = Int32(next.count)
             next += t.relocated(by: base)
             roots.append(t.root &+ base << 8)
+            // The root's pair table, when every child that is not a leaf reads one key entry.
+            let rootAt = Int((roots.last! >> 8) & 0x7F_FFFF)
+            treePair += [-1, 0, 0, 0]
+            if roots.last! >= 0 {
+                let tab = Int(next[rootAt]), runs = Int(classes.bytes[tab + 256]) + 1
+                let children = (0..<runs).map { next[rootAt + 1 + $0] }
+                let entries = Set(children.filter { $0 >= 0 }.map { $0 & 0xFF })
+                if runs <= 16, entries.count == 1 {
+                    treePair[treePair.count - 4] = Int32(pairs.count)
+                    treePair[treePair.count - 3] = roots.last! & 0xFF
+                    treePair[treePair.count - 2] = entries.first!
+                    treePair[treePair.count - 1] = Int32(tab)
+                    for c in children {
+                        for sym in 0...256 {
+                            if c < 0 { pairs.append(c); continue }
+                            let o = Int((c >> 8) & 0x7F_FFFF)
+                            pairs.append(next[o + 1 + Int(classes.bytes[Int(next[o]) + sym])])
+                        }
+                    }
+                }
+            }
             nodes += t.nodes
         }
         guard next.count < 1 << 23 else { return nil }
@@ -197,7 +226,8 @@ public struct TrieClassifier: Sendable {
                     }),
                     fallback: fb.view,
                     classTables: st.own(classes.bytes),
-                    next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)), commonStart: st.own(commonStart),
+                    next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)),
+                    treePair: st.own(treePair), pairs: st.own(pairs), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength)
     }
 
@@ -981,7 +1011,15 @@ extension TrieClassifier.View {
         for t in 0..<treeRoot.count {
             let root = treeRoot[t], first = treeFirstRule[t]
             // Lanes enter this tree if they hold no better rule yet and its common tests hold.
-            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>, _ r: Int) -> Int32 { r > first && holdsCommon(t, k) ? root : skip }
+            let pair = Int(treePair[4 &* t]), rootEntry = Int(treePair[4 &* t &+ 1]), childEntry = Int(treePair[4 &* t &+ 2])
+            let rootTable = classTables.baseAddress.unsafelyUnwrapped + Int(treePair[4 &* t &+ 3])
+            let pairTable = pairs.baseAddress.unsafelyUnwrapped + Swift.max(0, pair)
+            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>, _ r: Int) -> Int32 {
+                guard r > first && holdsCommon(t, k) else { return skip }
+                guard pair >= 0 else { return root }
+                // Two steps at once: the root's run of its symbol, then the children's symbol.
+                return pairTable[Int(rootTable[Int(k[rootEntry])]) &* 257 &+ Int(k[childEntry])]
+            }
             var s0 = enter(k0, r0), s1 = enter(k1, r1), s2 = enter(k2, r2), s3 = enter(k3, r3)
             var s4 = enter(k4, r4), s5 = enter(k5, r5), s6 = enter(k6, r6), s7 = enter(k7, r7)
             var s8 = enter(k8, r8), s9 = enter(k9, r9), s10 = enter(k10, r10), s11 = enter(k11, r11)
