@@ -45,6 +45,14 @@ public struct TrieClassifier: Sendable {
         /// or a one-byte length field: offset << 16 | mask << 32 | shift << 40
         /// | multiplier << 46 | addend << 54; bit 63: any other length (`headers.end`).
         public let positionWords: UnsafeBufferPointer<UInt64>
+        /// Two words per header position: bytes of its ancestors every rule
+        /// naming it tests for one value (the EtherType before a VLAN tag or
+        /// an IPv4 header), where a packet holding another value leaves the
+        /// position dead — no rule through it can match. A word: 1 << 63 |
+        /// ancestor position << 32 | offset << 8 | value; 0 for none.
+        public let positionGuards: UnsafeBufferPointer<UInt64>
+        /// Whether any position has a guard.
+        public let anyGuards: Bool
         /// What answers packets that are not regular.
         public let fallback: FlatClassifier.View
         /// Run tables: 257 bytes each (padded to 264), the run of every
@@ -204,6 +212,7 @@ public struct TrieClassifier: Sendable {
         guard next.count < 1 << 23 else { return nil }
         next += [Int32](repeating: 0, count: 8)
         nodeCount = nodes
+        let guardWords = layout.guards(pieces: pieces, rules: rules.map(\.filter))
         let st = TableStorage()
         storage = st
         let fb = fallback ?? FlatClassifier(c)
@@ -224,6 +233,7 @@ public struct TrieClassifier: Sendable {
                         default: return [a, 1 << 63]
                         }
                     }),
+                    positionGuards: st.own(guardWords), anyGuards: guardWords.contains { $0 != 0 },
                     fallback: fb.view,
                     classTables: st.own(classes.bytes),
                     next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)),
@@ -322,6 +332,46 @@ struct KeyLayout {
 
     /// A piece: slot → symbol set (absent slots accept anything).
     typealias Piece = [Int: SymbolSet]
+
+    /// Per header position, two guard words (see `TrieClassifier.View.positionGuards`):
+    /// bytes of its ancestors that every piece of every rule naming the
+    /// position tests for one value, the nearest ancestor's last bytes first.
+    /// `pieces`: per rule, its pieces over these slots.
+    mutating func guards(pieces: [[[Int: Int32]]], rules: [Filter]) -> [UInt64] {
+        let positions = headers.protos.count
+        var named = [[Int]](repeating: [], count: positions)
+        for (r, f) in rules.enumerated() {
+            for h in f.headers.indices { named[Int(position(f.headers, upTo: h))].append(r) }
+        }
+        var out: [UInt64] = []
+        for k in 0..<positions {
+            var ancestors: Set<Int32> = []
+            var a = headers.parents[k]
+            while a >= 0 { ancestors.insert(a); a = headers.parents[Int(a)] }
+            var common: [Int: Int]?
+            for r in named[k] {
+                guard !pieces[r].isEmpty else { continue }   // a rule that matches nothing guards nothing
+                for piece in pieces[r] {
+                    var exact: [Int: Int] = [:]
+                    for (slot, sid) in piece where slots[slot].offset != KeyLayout.liveSlot && ancestors.contains(slots[slot].position) {
+                        let set = sets[Int(sid)]
+                        if set.count == 1, let v = (0..<256).first(where: { set.contains($0) }) { exact[slot] = v }
+                    }
+                    common = common.map { $0.filter { exact[$0.key] == $0.value } } ?? exact
+                }
+                if common?.isEmpty == true { break }
+            }
+            // The nearest ancestor's last bytes first: where a header names the next one (EtherType, VLAN's protocol).
+            let chosen = (common ?? [:]).sorted { (slots[$0.key].position, slots[$0.key].offset) > (slots[$1.key].position, slots[$1.key].offset) }
+                .prefix(2).filter { slots[$0.key].offset < 1 << 16 }
+            for i in 0..<2 {
+                guard i < chosen.count else { out.append(0); continue }
+                let slot = slots[chosen[i].key]
+                out.append(1 << 63 | UInt64(slot.position) << 32 | UInt64(slot.offset) << 8 | UInt64(chosen[i].value))
+            }
+        }
+        return out
+    }
 
     /// The rule as a union of products of per-slot symbol sets, with set ids per slot.
     mutating func pieces(_ f: Filter, rule: Int) -> [[Int: Int32]] {
@@ -677,7 +727,7 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
-    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 + 2 * headers.count }
+    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 + 13 * headers.count }
 
     /// Key entries between two lanes' keys in a burst: the most any key
     /// holds, so a lane's key is a constant offset from the first.
@@ -717,7 +767,7 @@ extension TrieClassifier.View {
     /// header position and chunk by chunk, so each description is decoded
     /// once for all lanes and the lanes' loads overlap; the mask of lanes
     /// that are not regular (their keys all zeros). `scratch`: lanes ×
-    /// (positions + 2) + 1 + 2 × positions words (with more than one lane).
+    /// (positions + 2) + 1 + 13 × positions words (with more than one lane).
     @inlinable @inline(__always)
     func symbolsOfLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
                         _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>, lanes: Int) -> Int {
@@ -730,19 +780,33 @@ extension TrieClassifier.View {
             base[l] = p.baseAddress
             counts[l] = p.count
         }
-        if lanes > 1 && keysOfSameShape(lanes, base, counts, spans, scratch + (lanes &* (headers.count &+ 2) &+ 1), keys) { return 0 }
+        if lanes > 1 {
+            // Without guards first (the same answers: a guard only kills headers no matching rule
+            // can use), then with them, which line up more traffic but cost more.
+            let checks = scratch + (lanes &* (headers.count &+ 2) &+ 1)
+            if keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: false)
+                || (anyGuards && keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: true)) { return 0 }
+        }
         var irregular = 0
-        let words = positionWords.baseAddress.unsafelyUnwrapped
+        let words = positionWords.baseAddress.unsafelyUnwrapped, guards = positionGuards.baseAddress.unsafelyUnwrapped
+        /// Whether guard `g` leaves its position dead in lane l (its byte is there and holds another value).
+        @inline(__always) func guardFails(_ g: UInt64, _ l: Int) -> Bool {
+            guard g != 0 else { return false }
+            let at = Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF) &+ 2 &* l]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
+            return at < counts[l] && base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) != UInt8(truncatingIfNeeded: g)
+        }
         for k in 0..<headers.count {
             let a = words[2 &* k], d = words[2 &* k &+ 1]
+            let g0 = guards[2 &* k], g1 = guards[2 &* k &+ 1]
             let par = Int(truncatingIfNeeded: Int32(truncatingIfNeeded: a)), need = Int(truncatingIfNeeded: (a >> 32) & 0xFFFF)
             let row = spans + 2 &* lanes &* k, parentRow = spans + 2 &* lanes &* Swift.max(0, par)
             let fixed = Int(truncatingIfNeeded: d & 0xFFFF)
             if fixed != 0 || d >> 63 != 0 {
                 for l in 0..<lanes {
                     let start = par < 0 ? 0 : Int(parentRow[2 &* l &+ 1])
-                    let end = start < 0 ? -1 : fixed != 0 ? start &+ fixed
+                    var end = start < 0 ? -1 : fixed != 0 ? start &+ fixed
                         : headers.end(k, UnsafeRawBufferPointer(start: base[l], count: counts[l]), start)
+                    if end >= 0 && (guardFails(g0, l) || guardFails(g1, l)) { end = -1 }
                     if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
                     row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
                     row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
@@ -759,6 +823,7 @@ extension TrieClassifier.View {
                         let len = Int(truncatingIfNeeded: (((v & mask) &+ add) >> shift) &* mult)
                         end = len > 0 ? start &+ len : -1
                     }
+                    if end >= 0 && (guardFails(g0, l) || guardFails(g1, l)) { end = -1 }
                     if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
                     row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
                     row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
@@ -809,14 +874,17 @@ extension TrieClassifier.View {
     /// The usual case (a burst of one kind of traffic). False when a lane's
     /// headers start elsewhere, a lane is not regular, or a header's length
     /// is not a one-byte field (the general path then rewrites everything).
-    /// `checks`: 2 × positions words.
+    /// `checks`: 13 × positions words.
     @inlinable @inline(__always)
     func keysOfSameShape(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
                          _ spans: UnsafeMutablePointer<Int32>, _ checks: UnsafeMutablePointer<UInt64>,
-                         _ keys: UnsafeMutablePointer<UInt16>) -> Bool {
+                         _ keys: UnsafeMutablePointer<UInt16>, guarded: Bool) -> Bool {
         let words = positionWords.baseAddress.unsafelyUnwrapped
         let positions = headers.count
         let dead = checks + positions   // per position, the lanes where it is dead
+        let guardChecks = checks + 2 &* positions   // guard bytes compared in every lane: at | value << 32 | (1 if it held) << 40
+        let guards = positionGuards.baseAddress.unsafelyUnwrapped
+        var guardCount = 0
         let p0 = base[0].unsafelyUnwrapped, count0 = counts[0]
         let allLanes = lanes >= 64 ? UInt64.max : (1 << UInt64(lanes)) &- 1
         // `checks`: length bytes every lane must match from the front, headers live lane by lane from the back.
@@ -831,6 +899,47 @@ extension TrieClassifier.View {
             let fixed = Int(truncatingIfNeeded: d & 0xFFFF)
             var end = -1
             dead[k] = 0
+            // Guards: a byte another guard already compared in every lane
+            // is known; the others are compared in every lane (a followed
+            // header: its children must start alike) or decide lane by lane
+            // (a header nothing follows).
+            var guardsPerLane = false
+            if guarded && from >= 0 && guards[2 &* k] != 0 {
+                var held = true
+                for gi in 0..<2 where guards[2 &* k &+ gi] != 0 {
+                    let g = guards[2 &* k &+ gi]
+                    let at = Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF)]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
+                    guard at < count0 else { return false }
+                    let key = UInt64(at) | (g & 0xFF) << 32
+                    var known = -1
+                    for j in 0..<guardCount where guardChecks[j] & 0xFF_FFFF_FFFF == key { known = Int(truncatingIfNeeded: guardChecks[j] >> 40) }
+                    if known < 0 && !followed { guardsPerLane = true; continue }
+                    if known < 0 {
+                        let holds = p0.load(fromByteOffset: at, as: UInt8.self) == UInt8(truncatingIfNeeded: g)
+                        known = holds ? 1 : 0
+                        guardChecks[guardCount] = key | UInt64(known) << 40
+                        guardCount &+= 1
+                        limit = Swift.max(limit, at &+ 1)
+                    }
+                    held = held && known == 1
+                }
+                if !held {
+                    dead[k] = allLanes
+                    spans[2 &* lanes &* k] = -1
+                    spans[2 &* lanes &* k &+ 1] = -1
+                    continue
+                }
+            }
+            if from >= 0 && !followed && d >> 63 == 0 && (fixed == 0 || guardsPerLane) {
+                // A header nothing follows, with a length field or guards of
+                // its own: live or dead lane by lane; lanes live here must
+                // hold `need` bytes.
+                leafCount &+= 1
+                checks[positions &- leafCount] = UInt64(from) | UInt64(k) << 48 | (guardsPerLane ? 1 << 47 : 0)
+                spans[2 &* lanes &* k] = Int32(truncatingIfNeeded: from)
+                spans[2 &* lanes &* k &+ 1] = 0
+                continue
+            }
             if from >= 0 {
                 if fixed != 0 {
                     end = from &+ fixed
@@ -838,14 +947,6 @@ extension TrieClassifier.View {
                     return false   // a length only `headers.end` reads
                 } else {
                     let at = from &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-                    if !followed {
-                        // Live or dead lane by lane; lanes live here must hold `need` bytes.
-                        leafCount &+= 1
-                        checks[positions &- leafCount] = UInt64(from) | UInt64(k) << 48
-                        spans[2 &* lanes &* k] = Int32(truncatingIfNeeded: from)
-                        spans[2 &* lanes &* k &+ 1] = 0
-                        continue
-                    }
                     if at >= count0 {
                         // Past lane 0's end: dead, as in every lane no longer.
                         ceiling = Swift.min(ceiling, at)
@@ -876,26 +977,78 @@ extension TrieClassifier.View {
             shortest = Swift.min(shortest, count)
         }
         if outside { return false }
+        // The bytes every lane must hold as lane 0 does (length fields under
+        // their masks, guards that held), eight at a time where every packet
+        // is long enough: a window is an offset, a mask and a value.
+        let windows = checks + 4 &* positions
+        var windowCount = 0
+        @inline(__always) func windowed(_ at: Int, _ mask: UInt8, _ v: UInt8) -> Bool {
+            for j in 0..<windowCount {
+                let w = Int(truncatingIfNeeded: windows[3 &* j])
+                if at >= w && at < w &+ 8 {
+                    let shift = UInt64(truncatingIfNeeded: (at &- w) &* 8)
+                    windows[3 &* j &+ 1] |= UInt64(mask) << shift
+                    windows[3 &* j &+ 2] |= UInt64(v & mask) << shift
+                    return true
+                }
+            }
+            let w = Swift.max(0, at &- 4)   // room for neighbours on both sides
+            guard w &+ 8 <= shortest else { return false }
+            let shift = UInt64(truncatingIfNeeded: (at &- w) &* 8)
+            windows[3 &* windowCount] = UInt64(w)
+            windows[3 &* windowCount &+ 1] = UInt64(mask) << shift
+            windows[3 &* windowCount &+ 2] = UInt64(v & mask) << shift
+            windowCount &+= 1
+            return true
+        }
+        for i in 0..<guardCount {
+            let c = guardChecks[i]
+            let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), v = UInt8(truncatingIfNeeded: c >> 32), held = c >> 40 != 0
+            if held && windowed(at, 0xFF, v) { continue }
+            // A guard that failed in lane 0 (or a byte too near the end): lane by lane.
+            var differ = false
+            for l in 0..<lanes { differ = differ || (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) == v) != held }
+            if differ { return false }
+        }
         for i in 0..<checkCount {
             let c = checks[i]
             let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), mask = UInt8(truncatingIfNeeded: c >> 32), v = UInt8(truncatingIfNeeded: c >> 40)
+            if windowed(at, mask, v) { continue }
             var differ: UInt8 = 0
             for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) & mask) ^ v }
             if differ != 0 { return false }
         }
+        for j in 0..<windowCount {
+            let w = Int(truncatingIfNeeded: windows[3 &* j]), mask = windows[3 &* j &+ 1], v = windows[3 &* j &+ 2]
+            var differ: UInt64 = 0
+            for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: w, as: UInt64.self) & mask) ^ v }
+            if differ != 0 { return false }
+        }
         for i in 0..<leafCount {
-            // A header nothing follows: its length decides whether it is live, lane by lane.
+            // A header nothing follows: its guards and its length decide whether it is live, lane by lane.
             let c = checks[positions &- 1 &- i]
             let k = Int(truncatingIfNeeded: c >> 48), from = Int(truncatingIfNeeded: c & 0xFFFF_FFFF)
             let d = words[2 &* k &+ 1], need = Int(truncatingIfNeeded: (words[2 &* k] >> 32) & 0xFFFF)
+            let computed = d & 0xFFFF == 0, guardsPerLane = c >> 47 & 1 != 0
             let at = from &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
             let mask = (d >> 32) & 0xFF, shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
+            // Guard bytes lie in ancestors, which start alike in every lane and are held whole.
+            let g0 = guardsPerLane ? guards[2 &* k] : 0, g1 = guardsPerLane ? guards[2 &* k &+ 1] : 0
+            @inline(__always) func guardAt(_ g: UInt64) -> Int {
+                Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF)]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
+            }
+            let at0 = g0 != 0 ? guardAt(g0) : 0, at1 = g1 != 0 ? guardAt(g1) : 0
             var deadLanes: UInt64 = 0, short = false
             for l in 0..<lanes {
-                var live = false
-                if at < counts[l] {
-                    let v = UInt64(base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self))
-                    live = (((v & mask) &+ add) >> shift) &* mult > 0
+                let p = base[l].unsafelyUnwrapped
+                var live = (g0 == 0 || p.load(fromByteOffset: at0, as: UInt8.self) == UInt8(truncatingIfNeeded: g0))
+                    && (g1 == 0 || p.load(fromByteOffset: at1, as: UInt8.self) == UInt8(truncatingIfNeeded: g1))
+                if live && computed {
+                    live = false
+                    if at < counts[l] {
+                        let v = UInt64(p.load(fromByteOffset: at, as: UInt8.self))
+                        live = (((v & mask) &+ add) >> shift) &* mult > 0
+                    }
                 }
                 if live { short = short || counts[l] &- from < need } else { deadLanes |= 1 << UInt64(l) }
             }
@@ -952,7 +1105,9 @@ extension TrieClassifier.View {
             let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
             for l in 0..<lanes { base[l] = packets[Swift.min(l, packets.count - 1)].baseAddress; counts[l] = packets[Swift.min(l, packets.count - 1)].count }
             let spans = UnsafeMutableRawPointer(scratch + 2 * lanes).assumingMemoryBound(to: Int32.self)
-            return keysOfSameShape(lanes, base, counts, spans, scratch + (lanes * (headers.count + 2) + 1), keys)
+            let checks = scratch + (lanes * (headers.count + 2) + 1)
+            return keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: false)
+                || (anyGuards && keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: true))
         }
     }
 

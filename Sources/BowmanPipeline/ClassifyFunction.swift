@@ -62,7 +62,7 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
         // Every lane's key (up to 256 16-bit symbols) and header spans (up to 256 header positions).
         let lanes = TrieClassifier.View.lanes
-        scratch = Scratch(words: lanes * TrieClassifier.View.keyStride / 4 + lanes * (256 + 2) + 1 + 2 * 256)
+        scratch = Scratch(words: lanes * TrieClassifier.View.keyStride / 4 + lanes * (256 + 2) + 1 + 13 * 256)
         tables.quiescent(worker: worker)   // online before the first read
     }
 

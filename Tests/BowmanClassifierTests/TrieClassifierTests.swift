@@ -169,8 +169,10 @@ struct RandomRules6 {
             let frame = p + [UInt8](repeating: 0, count: max(0, 60 - p.count))   // Ethernet's minimum
             if p[14] == 0x45 { plain.append(frame) } else { options.append(frame) }
         }
+        // A TCP or UDP frame (an ICMP one cut there would still be regular: no rule reads ports from it).
+        let tcpOrUDP = plain.first { $0[23] == 6 || $0[23] == 17 }!
         let odd: [(String, [UInt8])] = [("IPv4 options", options[0]), ("IPv6", g6.packet()),
-                                        ("cut in the ports", Array(plain[1][0..<36])), ("runt", [UInt8](repeating: 0, count: 20))]
+                                        ("cut in the ports", Array(tcpOrUDP[0..<36])), ("runt", [UInt8](repeating: 0, count: 20))]
         func check(_ burst: [[UInt8]], _ what: String, oneShape: Bool) {
             let buffers = PacketBuffers(burst)
             let taken = buffers.views.withUnsafeBufferPointer { trie.view.takesSameShapePath($0) }
@@ -191,6 +193,52 @@ struct RandomRules6 {
                 check(burst, "\(name) in lane \(lane) of the second group", oneShape: true)
             }
         }
+    }
+
+    /// A header every rule naming it reaches through exact bytes of its
+    /// ancestors (the EtherType before a VLAN tag) is dead where those bytes
+    /// differ: untagged traffic no longer reads a VLAN chain's IPv4 length
+    /// from the wrong bytes, so a burst of it keeps the same-shape path, and
+    /// a frame cut inside headers no rule can reach is answered by the tree.
+    @Test func guardedHeadersAreDeadWhereTheirGuardsFail() throws {
+        var g4 = RandomRules(seed: 93)
+        var c = Classifier()
+        for i in 0..<40 { try c.addFilter(g4.filter(), demuxID: i) }
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_VLAN) | vlan (vid & 0x0fff = 7) (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_TCP) | tcp (dport = 80) | * ]", demuxID: 100)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_VLAN) | vlan (vid & 0x0fff = 8) | * ]", demuxID: 101)
+        let trie = try compiled(c)
+        var untagged: [[UInt8]] = [], tagged: [[UInt8]] = []
+        var rng = SeededRandom(seed: 94)
+        while untagged.count < 64 {
+            let p = g4.packet()
+            guard p.count >= 18, p.count >= 14 + (Int(p[16]) << 8 | Int(p[17])), p[14] == 0x45 else { continue }   // whole, no options
+            var frame = p + [UInt8](repeating: 0, count: max(0, 60 - p.count))
+            frame[18] = UInt8.random(in: 0...255, using: &rng)   // IPv4 identification: where the VLAN chain's IHL would be read
+            untagged.append(frame)
+        }
+        for i in 0..<64 {
+            let v4 = FrameSpec.IPv4Spec(source: IPv4Address(rawValue: 0xC612_0000 | UInt32(i)), destination: IPv4Address(rawValue: 0xC613_0001))
+            tagged.append(try PacketBuilder.bytes(FrameSpec(vlanTags: [UInt16([7, 8, 9][Int.random(in: 0..<3, using: &rng)])], network: .ipv4(v4),
+                                                            transport: .tcp(source: 999, destination: UInt16([80, 81][i % 2]), sequence: 0, acknowledgment: 0, flags: 0x10, window: 1))))
+        }
+        func check(_ burst: [[UInt8]], _ what: String, oneShape: Bool?) {
+            let buffers = PacketBuffers(burst)
+            if let oneShape {
+                let taken = buffers.views.withUnsafeBufferPointer { trie.view.takesSameShapePath($0) }
+                #expect(taken == oneShape, "\(what): same-shape path \(taken)")
+            }
+            let expected = burst.map { p in p.withUnsafeBytes { c.match($0) } }
+            #expect(buffers.answersInBursts { trie.view.match(burst: $0, into: $1) } == expected, "\(what): bursts")
+            #expect(burst.map { p in p.withUnsafeBytes { trie.match($0) } } == expected, "\(what): one by one")
+        }
+        check(untagged, "untagged", oneShape: true)
+        check(tagged, "tagged", oneShape: true)
+        check(zip(untagged, tagged).flatMap { [$0, $1] }, "mixed", oneShape: false)
+        #expect(tagged.contains { $0.withUnsafeBytes { c.match($0) } == 100 } && tagged.contains { $0.withUnsafeBytes { c.match($0) } == 101 })
+        // An ARP frame cut short: no rule reaches a header it lacks, so the tree answers it.
+        let arp = [UInt8](repeating: 0xFF, count: 12) + [0x08, 0x06] + [UInt8](repeating: 0, count: 2)
+        #expect(arp.withUnsafeBytes { trie.view.isRegular($0) })
+        check([arp], "ARP runt", oneShape: nil)
     }
 
     @Test func edgeCases() throws {
@@ -233,6 +281,10 @@ struct RandomRules6 {
         var rng = SeededRandom(seed: UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
         let packets = (0..<300).map { _ in ClassBench.header(inside: rules.randomElement(using: &rng)!, using: &rng).frame() }
         #expect(packets.allSatisfy { $0.withUnsafeBytes { trie.view.isRegular($0) } }, "the tree, not the fallback, answers whole frames")
+        // Frames of one kind (Ethernet, IPv4 without options, TCP or UDP) take the same-shape extraction.
+        let sixteen = PacketBuffers(Array(packets.prefix(16)))
+        #expect(sixteen.views.withUnsafeBufferPointer { trie.view.takesSameShapePath($0) }, "same-shape path")
+        withExtendedLifetime(sixteen) {}
         _ = expectTrieAgrees(c, trie, packets, name)
     }
 
