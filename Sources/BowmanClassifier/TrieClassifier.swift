@@ -871,9 +871,12 @@ extension TrieClassifier.View {
     /// in every packet: a load at a constant offset per lane, no span per
     /// lane. A header nothing follows may be live in some lanes and dead in
     /// others (TCP's data offset read in a UDP packet): one bit per lane.
-    /// The usual case (a burst of one kind of traffic). False when a lane's
-    /// headers start elsewhere, a lane is not regular, or a header's length
-    /// is not a one-byte field (the general path then rewrites everything).
+    /// The usual case (a burst of one kind of traffic). `guarded`: headers
+    /// whose guards fail (`positionGuards`) are dead — in every lane for a
+    /// followed header, lane by lane for one nothing follows. False when a
+    /// lane's headers start elsewhere, a lane is not regular, or a header's
+    /// length is not a one-byte field (the general path then rewrites
+    /// everything).
     /// `checks`: 13 × positions words.
     @inlinable @inline(__always)
     func keysOfSameShape(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
