@@ -789,6 +789,8 @@ extension TrieClassifier.View {
         }
         var irregular = 0
         let words = positionWords.baseAddress.unsafelyUnwrapped, guards = positionGuards.baseAddress.unsafelyUnwrapped
+        // Guards matter only to packets too short for a header: elsewhere a
+        // header they would kill reads bytes no matching rule uses.
         /// Whether guard `g` leaves its position dead in lane l (its byte is there and holds another value).
         @inline(__always) func guardFails(_ g: UInt64, _ l: Int) -> Bool {
             guard g != 0 else { return false }
@@ -806,8 +808,10 @@ extension TrieClassifier.View {
                     let start = par < 0 ? 0 : Int(parentRow[2 &* l &+ 1])
                     var end = start < 0 ? -1 : fixed != 0 ? start &+ fixed
                         : headers.end(k, UnsafeRawBufferPointer(start: base[l], count: counts[l]), start)
-                    if end >= 0 && (guardFails(g0, l) || guardFails(g1, l)) { end = -1 }
-                    if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
+                    if end >= 0 && counts[l] &- start < need {
+                        // Too short for the bytes its rules read: dead if its guards fail, else not regular.
+                        if guardFails(g0, l) || guardFails(g1, l) { end = -1 } else { irregular |= 1 << l }
+                    }
                     row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
                     row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
                 }
@@ -823,8 +827,10 @@ extension TrieClassifier.View {
                         let len = Int(truncatingIfNeeded: (((v & mask) &+ add) >> shift) &* mult)
                         end = len > 0 ? start &+ len : -1
                     }
-                    if end >= 0 && (guardFails(g0, l) || guardFails(g1, l)) { end = -1 }
-                    if end >= 0 && counts[l] &- start < need { irregular |= 1 << l }
+                    if end >= 0 && counts[l] &- start < need {
+                        // Too short for the bytes its rules read: dead if its guards fail, else not regular.
+                        if guardFails(g0, l) || guardFails(g1, l) { end = -1 } else { irregular |= 1 << l }
+                    }
                     row[2 &* l] = Int32(truncatingIfNeeded: end < 0 ? -1 : start)
                     row[2 &* l &+ 1] = Int32(truncatingIfNeeded: end)
                 }
