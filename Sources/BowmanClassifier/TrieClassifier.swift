@@ -727,7 +727,13 @@ extension TrieClassifier.View {
     }
 
     /// Words of scratch a burst lookup needs (sixteen keys and the header positions).
-    public var scratchWords: Int { Self.lanes * Self.keyStride / 4 + Self.lanes * (headers.count + 2) + 1 + 13 * headers.count }
+    public var scratchWords: Int { Self.scratchWords(positions: headers.count) }
+
+    /// `scratchWords` for tables of `positions` header positions: sixteen
+    /// keys, each lane's packet and header spans, the same-shape path's checks.
+    public static func scratchWords(positions: Int) -> Int {
+        lanes * keyStride / 4 + lanes * (positions + 2) + 1 + 13 * positions
+    }
 
     /// Key entries between two lanes' keys in a burst: the most any key
     /// holds, so a lane's key is a constant offset from the first.
@@ -739,26 +745,62 @@ extension TrieClassifier.View {
     @inlinable
     public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
                            scratch tmp: UnsafeMutablePointer<UInt64>) {
-        do {
-            // Sixteen keys of 16-bit symbols, then the header spans.
-            let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
-            var first = 0
-            while first < packets.count {
-                let n = min(Self.lanes, packets.count - first)
-                let irregular = symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes)
-                let r = walkLanes(keys)
-                withUnsafeBytes(of: r) { rs in
-                    for l in 0..<n {
-                        let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
-                        results[first + l] = rule < demux.count ? rule : -1
-                    }
+        // Sixteen keys of 16-bit symbols, then the header spans.
+        let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
+        var first = 0
+        while first < packets.count {
+            let n = min(Self.lanes, packets.count - first)
+            let irregular = symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes)
+            let r = walkLanes(keys)
+            withUnsafeBytes(of: r) { rs in
+                for l in 0..<n {
+                    let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
+                    results[first + l] = rule < demux.count ? rule : -1
                 }
-                if irregular != 0 {
-                    for l in 0..<n where irregular >> l & 1 != 0 { results[first + l] = fallback.matchRule(packets[first + l], excluding: nil) }
-                }
-                first += n
             }
+            if irregular != 0 {
+                for l in 0..<n where irregular >> l & 1 != 0 { results[first + l] = fallback.matchRule(packets[first + l], excluding: nil) }
+            }
+            first += n
         }
+    }
+
+    /// Lane l's packet (`packets[first + l]`, the last repeated past `n`) as
+    /// `base[l]`, `counts[l]`: what the extraction reads.
+    @inlinable @inline(__always)
+    func setLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
+                  _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>, lanes: Int) {
+        for l in 0..<lanes {
+            let p = packets[first &+ Swift.min(l, n &- 1)]
+            base[l] = p.baseAddress
+            counts[l] = p.count
+        }
+    }
+
+    /// The length a one-byte length field's value `v` gives, from its
+    /// position word `d` (mask, addend, shift, multiplier); 0: not walkable.
+    @inlinable @inline(__always)
+    static func fieldLength(_ d: UInt64, _ v: UInt64) -> Int {
+        Int(truncatingIfNeeded: (((v & ((d >> 32) & 0xFF)) &+ ((d >> 54) & 0xFF)) >> ((d >> 40) & 0x3F)) &* ((d >> 46) & 0xFF))
+    }
+
+    /// Eight key entries: the bytes at `p + o`, widened to symbols.
+    @inlinable @inline(__always)
+    static func storeChunk(_ k: UnsafeMutablePointer<UInt16>, _ p: UnsafeRawPointer, _ o: Int) {
+        let v = p.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt8>.self)
+        UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+    }
+
+    /// Eight key entries of a dead header (symbol 256).
+    @inlinable @inline(__always)
+    static func storeAbsent(_ k: UnsafeMutablePointer<UInt16>) {
+        UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
+    }
+
+    /// Where guard word `g`'s byte lies in lane l (its ancestor's start in `spans`, plus its offset).
+    @inlinable @inline(__always)
+    static func guardOffset(_ g: UInt64, _ spans: UnsafeMutablePointer<Int32>, lanes: Int, lane l: Int) -> Int {
+        Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF) &+ 2 &* l]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
     }
 
     /// The keys, one symbol (0…256) per key entry, of `lanes` packets
@@ -775,11 +817,7 @@ extension TrieClassifier.View {
         let base = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UnsafeRawPointer?.self)
         let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
         let spans = UnsafeMutableRawPointer(scratch + 2 &* lanes).assumingMemoryBound(to: Int32.self)   // [position][lane]: start, end
-        for l in 0..<lanes {
-            let p = packets[first &+ Swift.min(l, n &- 1)]
-            base[l] = p.baseAddress
-            counts[l] = p.count
-        }
+        setLanes(packets, first, n, base, counts, lanes: lanes)
         if lanes > 1 {
             // Without guards first (the same answers: a guard only kills headers no matching rule
             // can use), then with them, which line up more traffic but cost more.
@@ -794,7 +832,7 @@ extension TrieClassifier.View {
         /// Whether guard `g` leaves its position dead in lane l (its byte is there and holds another value).
         @inline(__always) func guardFails(_ g: UInt64, _ l: Int) -> Bool {
             guard g != 0 else { return false }
-            let at = Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF) &+ 2 &* l]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
+            let at = Self.guardOffset(g, spans, lanes: lanes, lane: l)
             return at < counts[l] && base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) != UInt8(truncatingIfNeeded: g)
         }
         for k in 0..<headers.count {
@@ -817,14 +855,12 @@ extension TrieClassifier.View {
                 }
             } else {
                 // A one-byte length field (IPv4 IHL, TCP data offset, extension lengths).
-                let at = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF), mask = (d >> 32) & 0xFF
-                let shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
+                let at = Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
                 for l in 0..<lanes {
                     let start = par < 0 ? 0 : Int(parentRow[2 &* l &+ 1])
                     var end = -1
                     if start >= 0 && start &+ at < counts[l] {
-                        let v = UInt64(base[l].unsafelyUnwrapped.load(fromByteOffset: start &+ at, as: UInt8.self))
-                        let len = Int(truncatingIfNeeded: (((v & mask) &+ add) >> shift) &* mult)
+                        let len = Self.fieldLength(d, UInt64(base[l].unsafelyUnwrapped.load(fromByteOffset: start &+ at, as: UInt8.self)))
                         end = len > 0 ? start &+ len : -1
                     }
                     if end >= 0 && counts[l] &- start < need {
@@ -848,13 +884,12 @@ extension TrieClassifier.View {
                 let b = Int(row[2 &* l])
                 if b >= 0 && b &+ off &+ 8 <= counts[l] {
                     // Live and inside the packet (bytes past the width are never read by a node).
-                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: b &+ off, as: SIMD8<UInt8>.self)
-                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+                    Self.storeChunk(k, base[l].unsafelyUnwrapped, b &+ off)
                 } else if b >= 0 && irregular >> l & 1 == 0 {
                     // Live and regular: the width it tests is inside the packet.
                     for j in 0..<width { k[j] = UInt16(base[l].unsafelyUnwrapped.load(fromByteOffset: b &+ off &+ j, as: UInt8.self)) }
                 } else {
-                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
+                    Self.storeAbsent(k)
                 }
             }
         }
@@ -917,7 +952,7 @@ extension TrieClassifier.View {
                 var held = true
                 for gi in 0..<2 where guards[2 &* k &+ gi] != 0 {
                     let g = guards[2 &* k &+ gi]
-                    let at = Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF)]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
+                    let at = Self.guardOffset(g, spans, lanes: lanes, lane: 0)
                     guard at < count0 else { return false }
                     let key = UInt64(at) | (g & 0xFF) << 32
                     var known = -1
@@ -960,9 +995,8 @@ extension TrieClassifier.View {
                         // Past lane 0's end: dead, as in every lane no longer.
                         ceiling = Swift.min(ceiling, at)
                     } else {
-                        let mask = (d >> 32) & 0xFF, shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
-                        let v = UInt64(p0.load(fromByteOffset: at, as: UInt8.self)) & mask
-                        let len = Int(truncatingIfNeeded: ((v &+ add) >> shift) &* mult)
+                        let mask = (d >> 32) & 0xFF, v = UInt64(p0.load(fromByteOffset: at, as: UInt8.self)) & mask
+                        let len = Self.fieldLength(d, v)
                         end = len > 0 ? from &+ len : -1
                         checks[checkCount] = UInt64(at) | mask << 32 | v << 40
                         checkCount &+= 1
@@ -1040,13 +1074,10 @@ extension TrieClassifier.View {
             let d = words[2 &* k &+ 1], need = Int(truncatingIfNeeded: (words[2 &* k] >> 32) & 0xFFFF)
             let computed = d & 0xFFFF == 0, guardsPerLane = c >> 47 & 1 != 0
             let at = from &+ Int(truncatingIfNeeded: (d >> 16) & 0xFFFF)
-            let mask = (d >> 32) & 0xFF, shift = (d >> 40) & 0x3F, mult = (d >> 46) & 0xFF, add = (d >> 54) & 0xFF
-            // Guard bytes lie in ancestors, which start alike in every lane and are held whole.
+            // Guard bytes lie in ancestors, which start alike in every lane (lane 0's spans) and are held whole.
             let g0 = guardsPerLane ? guards[2 &* k] : 0, g1 = guardsPerLane ? guards[2 &* k &+ 1] : 0
-            @inline(__always) func guardAt(_ g: UInt64) -> Int {
-                Int(spans[2 &* lanes &* Int(truncatingIfNeeded: (g >> 32) & 0xFFFF)]) &+ Int(truncatingIfNeeded: (g >> 8) & 0xFFFF)
-            }
-            let at0 = g0 != 0 ? guardAt(g0) : 0, at1 = g1 != 0 ? guardAt(g1) : 0
+            let at0 = g0 != 0 ? Self.guardOffset(g0, spans, lanes: lanes, lane: 0) : 0
+            let at1 = g1 != 0 ? Self.guardOffset(g1, spans, lanes: lanes, lane: 0) : 0
             var deadLanes: UInt64 = 0, short = false
             for l in 0..<lanes {
                 let p = base[l].unsafelyUnwrapped
@@ -1054,10 +1085,7 @@ extension TrieClassifier.View {
                     && (g1 == 0 || p.load(fromByteOffset: at1, as: UInt8.self) == UInt8(truncatingIfNeeded: g1))
                 if live && computed {
                     live = false
-                    if at < counts[l] {
-                        let v = UInt64(p.load(fromByteOffset: at, as: UInt8.self))
-                        live = (((v & mask) &+ add) >> shift) &* mult > 0
-                    }
+                    if at < counts[l] { live = Self.fieldLength(d, UInt64(p.load(fromByteOffset: at, as: UInt8.self))) > 0 }
                 }
                 if live { short = short || counts[l] &- from < need } else { deadLanes |= 1 << UInt64(l) }
             }
@@ -1076,19 +1104,15 @@ extension TrieClassifier.View {
             let width = Int(truncatingIfNeeded: (d >> 32) & 0xFFFF)
             let wide = o &+ 8 <= shortest
             if deadLanes == 0 && wide {
-                for l in 0..<lanes {
-                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt8>.self)
-                    UnsafeMutableRawPointer(keys + (l &* Self.keyStride &+ at)).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
-                }
+                for l in 0..<lanes { Self.storeChunk(keys + (l &* Self.keyStride &+ at), base[l].unsafelyUnwrapped, o) }
                 continue
             }
             for l in 0..<lanes {
                 let k = keys + (l &* Self.keyStride &+ at)
                 if deadLanes >> UInt64(l) & 1 != 0 {
-                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(repeating: 256), as: SIMD8<UInt16>.self)
+                    Self.storeAbsent(k)
                 } else if wide {
-                    let v = base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: SIMD8<UInt8>.self)
-                    UnsafeMutableRawPointer(k).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v), as: SIMD8<UInt16>.self)
+                    Self.storeChunk(k, base[l].unsafelyUnwrapped, o)
                 } else {
                     // Near a packet's end: the width rules read (inside every live lane's `need`).
                     let p = base[l].unsafelyUnwrapped
@@ -1112,7 +1136,7 @@ extension TrieClassifier.View {
             let keys = UnsafeMutableRawPointer(t).assumingMemoryBound(to: UInt16.self), scratch = t + lanes * Self.keyStride / 4
             let base = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UnsafeRawPointer?.self)
             let counts = UnsafeMutableRawPointer(scratch + lanes).assumingMemoryBound(to: Int.self)
-            for l in 0..<lanes { base[l] = packets[Swift.min(l, packets.count - 1)].baseAddress; counts[l] = packets[Swift.min(l, packets.count - 1)].count }
+            setLanes(packets, 0, packets.count, base, counts, lanes: lanes)
             let spans = UnsafeMutableRawPointer(scratch + 2 * lanes).assumingMemoryBound(to: Int32.self)
             let checks = scratch + (lanes * (headers.count + 2) + 1)
             return keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: false)

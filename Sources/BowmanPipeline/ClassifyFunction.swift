@@ -60,9 +60,8 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
-        // Every lane's key (up to 256 16-bit symbols) and header spans (up to 256 header positions).
-        let lanes = TrieClassifier.View.lanes
-        scratch = Scratch(words: lanes * TrieClassifier.View.keyStride / 4 + lanes * (256 + 2) + 1 + 13 * 256)
+        // Enough for any tree: keys of up to 256 entries, up to 256 header positions.
+        scratch = Scratch(words: TrieClassifier.View.scratchWords(positions: 256))
         tables.quiescent(worker: worker)   // online before the first read
     }
 

@@ -93,7 +93,7 @@ public enum DataPlane {
             let base = cl.tables.current(worker: 0).pointee.base
             let form = base.tree.map { String(format: "a tree of %d node%@ in %d tree%@, %.1f MB", $0.nodeCount, $0.nodeCount == 1 ? "" : "s",
                                                $0.treeCount, $0.treeCount == 1 ? "" : "s", Double($0.tableBytes) / 1e6) }
-                ?? "bit-vector tables (the rules need more than 128 key bytes for a tree)"
+                ?? "bit-vector tables (the rules need more than 256 key entries for a tree)"
             progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue)): "
                      + form + String(format: ", compiled in %.0f ms", Date().timeIntervalSince(t0) * 1000)
                      + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
@@ -261,11 +261,11 @@ public enum DataPlane {
     }
 }
 
-/// Replaces `path` with the count (write to a temporary, then rename: a
-/// reader never sees a half-written number).
-/// Writes the packet count for the benchmark harness: open, write, close,
-/// rename, as the C references do (Foundation's file writing adds an fsync
-/// and extended attributes: ~0.3 ms a time, charged to Bowman's CPU).
+/// Replaces `path` with the count for the benchmark harness: write a
+/// temporary, then rename (a reader never sees a half-written number), with
+/// plain open/write/close as the C references do (Foundation's file writing
+/// adds an fsync and extended attributes: ~0.3 ms a time, charged to
+/// Bowman's CPU).
 func writeCount(_ path: String, _ n: UInt64) {
     let tmp = path + ".tmp"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
