@@ -642,13 +642,24 @@ struct TreeBuilder {
         var offset = [Int32](repeating: -1, count: nodes.count)
         var ref = [Int32](repeating: 0, count: nodes.count)
         var total = 0
-        for (i, n) in nodes.enumerated() where n.children.count > 1 {
+        // Depth first from the root, a node's first child right after it:
+        // the nodes one lookup steps through lie close together.
+        var placeStack: [Int32] = []
+        let firstNode = resolve(root)
+        if firstNode >= 0 { placeStack.append(firstNode) }
+        while let c = placeStack.popLast() {
+            let i = Int(c), n = nodes[i]
+            guard offset[i] < 0 else { continue }
             guard n.starts.count <= 255 else { return nil }   // a run index is a byte
             offset[i] = Int32(total)
             total += 1 + n.children.count
             guard total < 1 << 23 else { return nil }
             ref[i] = offset[i] << 8 | Int32(keyOf[n.depth])
             nodeCount += 1
+            for child in n.children.reversed() {
+                let r = resolve(child)
+                if r >= 0 && offset[Int(r)] < 0 { placeStack.append(r) }
+            }
         }
         var leafRef: [Int32: Int32] = [:]
         var leafOffsets: [(Int, Int32)] = []
@@ -732,7 +743,7 @@ extension TrieClassifier.View {
     /// `scratchWords` for tables of `positions` header positions: sixteen
     /// keys, each lane's packet and header spans, the same-shape path's checks.
     public static func scratchWords(positions: Int) -> Int {
-        lanes * keyStride / 4 + lanes * (positions + 2) + 1 + 13 * positions
+        lanes * keyStride / 4 + lanes * (positions + 2) + 1 + 13 * positions + 8
     }
 
     /// Key entries between two lanes' keys in a burst: the most any key
@@ -809,7 +820,7 @@ extension TrieClassifier.View {
     /// header position and chunk by chunk, so each description is decoded
     /// once for all lanes and the lanes' loads overlap; the mask of lanes
     /// that are not regular (their keys all zeros). `scratch`: lanes ×
-    /// (positions + 2) + 1 + 13 × positions words (with more than one lane).
+    /// (positions + 2) + 1 + 13 × positions + 8 words (with more than one lane).
     @inlinable @inline(__always)
     func symbolsOfLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
                         _ scratch: UnsafeMutablePointer<UInt64>, _ keys: UnsafeMutablePointer<UInt16>, lanes: Int) -> Int {
@@ -822,6 +833,10 @@ extension TrieClassifier.View {
             // Without guards first (the same answers: a guard only kills headers no matching rule
             // can use), then with them, which line up more traffic but cost more.
             let checks = scratch + (lanes &* (headers.count &+ 2) &+ 1)
+            // An earlier group of this burst may have left a plan that fits this one too.
+            let plan = checks + 13 &* headers.count
+            if first == 0 { plan[0] = 0 }
+            if plan[0] != 0 && sameShapeAgain(lanes, base, counts, spans, checks, keys) { return 0 }
             if keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: false)
                 || (anyGuards && keysOfSameShape(lanes, base, counts, spans, checks, keys, guarded: true)) { return 0 }
         }
@@ -918,13 +933,14 @@ extension TrieClassifier.View {
     /// lane's headers start elsewhere, a lane is not regular, or a header's
     /// length is not a one-byte field (the general path then rewrites
     /// everything).
-    /// `checks`: 13 × positions words.
+    /// `checks`: 13 × positions + 8 words (the last eight: the plan `sameShapeAgain` reuses).
     @inlinable @inline(__always)
     func keysOfSameShape(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
                          _ spans: UnsafeMutablePointer<Int32>, _ checks: UnsafeMutablePointer<UInt64>,
                          _ keys: UnsafeMutablePointer<UInt16>, guarded: Bool) -> Bool {
         let words = positionWords.baseAddress.unsafelyUnwrapped
         let positions = headers.count
+        checks[13 &* positions] = 0   // no plan until this one is complete
         let dead = checks + positions   // per position, the lanes where it is dead
         let guardChecks = checks + 2 &* positions   // guard bytes compared in every lane: at | value << 32 | (1 if it held) << 40
         let guards = positionGuards.baseAddress.unsafelyUnwrapped
@@ -1022,9 +1038,10 @@ extension TrieClassifier.View {
         if outside { return false }
         // The bytes every lane must hold as lane 0 does (length fields under
         // their masks, guards that held), eight at a time where every packet
-        // is long enough: a window is an offset, a mask and a value.
+        // is long enough: a window is an offset, a mask and a value. The
+        // rest are compared byte by byte (kept at the front of their lists).
         let windows = checks + 4 &* positions
-        var windowCount = 0
+        var windowCount = 0, windowEnd = 0
         @inline(__always) func windowed(_ at: Int, _ mask: UInt8, _ v: UInt8) -> Bool {
             for j in 0..<windowCount {
                 let w = Int(truncatingIfNeeded: windows[3 &* j])
@@ -1042,29 +1059,90 @@ extension TrieClassifier.View {
             windows[3 &* windowCount &+ 1] = UInt64(mask) << shift
             windows[3 &* windowCount &+ 2] = UInt64(v & mask) << shift
             windowCount &+= 1
+            windowEnd = Swift.max(windowEnd, w &+ 8)
             return true
         }
+        var guardBytes = 0
         for i in 0..<guardCount {
             let c = guardChecks[i]
             let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), v = UInt8(truncatingIfNeeded: c >> 32), held = c >> 40 != 0
             if held && windowed(at, 0xFF, v) { continue }
             // A guard that failed in lane 0 (or a byte too near the end): lane by lane.
-            var differ = false
-            for l in 0..<lanes { differ = differ || (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) == v) != held }
-            if differ { return false }
+            guardChecks[guardBytes] = c
+            guardBytes &+= 1
         }
+        var lengthBytes = 0
         for i in 0..<checkCount {
             let c = checks[i]
             let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), mask = UInt8(truncatingIfNeeded: c >> 32), v = UInt8(truncatingIfNeeded: c >> 40)
             if windowed(at, mask, v) { continue }
-            var differ: UInt8 = 0
-            for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) & mask) ^ v }
-            if differ != 0 { return false }
+            checks[lengthBytes] = c
+            lengthBytes &+= 1
         }
+        // The plan, for the next groups of the burst (`sameShapeAgain`).
+        let plan = checks + 13 &* positions
+        plan[0] = guarded ? 2 : 1
+        plan[1] = UInt64(limit); plan[2] = UInt64(bitPattern: Int64(ceiling))
+        plan[3] = UInt64(windowEnd); plan[4] = UInt64(windowCount)
+        plan[5] = UInt64(lengthBytes); plan[6] = UInt64(guardBytes); plan[7] = UInt64(leafCount)
+        if keysAsPlanned(lanes, base, counts, spans, checks, keys, shortest: shortest) { return true }
+        plan[0] = 0
+        return false
+    }
+
+    /// The same-shape path for a group after the first of its burst: when
+    /// the plan an earlier group left (`keysOfSameShape`: lane 0's spans,
+    /// the bytes every lane must hold as it did, which headers are dead)
+    /// holds for every lane of this one, the keys without planning again.
+    @inlinable @inline(__always)
+    func sameShapeAgain(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
+                        _ spans: UnsafeMutablePointer<Int32>, _ checks: UnsafeMutablePointer<UInt64>,
+                        _ keys: UnsafeMutablePointer<UInt16>) -> Bool {
+        let plan = checks + 13 &* headers.count
+        let limit = Int(truncatingIfNeeded: plan[1]), ceiling = Int(truncatingIfNeeded: plan[2]), windowEnd = Int(truncatingIfNeeded: plan[3])
+        var shortest = Int.max, outside = false
+        for l in 0..<lanes {
+            let count = counts[l]
+            outside = outside || count < limit || count > ceiling
+            shortest = Swift.min(shortest, count)
+        }
+        return !outside && shortest >= windowEnd && keysAsPlanned(lanes, base, counts, spans, checks, keys, shortest: shortest)
+    }
+
+    /// The second half of the same-shape path: every lane holds the bytes
+    /// the plan names as lane 0 did (windows, then single bytes), headers
+    /// nothing follows live or dead lane by lane, then the chunks at one
+    /// offset per lane. `shortest`: the shortest lane (at least the plan's
+    /// `windowEnd`).
+    @inlinable @inline(__always)
+    func keysAsPlanned(_ lanes: Int, _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>,
+                       _ spans: UnsafeMutablePointer<Int32>, _ checks: UnsafeMutablePointer<UInt64>,
+                       _ keys: UnsafeMutablePointer<UInt16>, shortest: Int) -> Bool {
+        let words = positionWords.baseAddress.unsafelyUnwrapped
+        let guards = positionGuards.baseAddress.unsafelyUnwrapped
+        let positions = headers.count
+        let dead = checks + positions, guardChecks = checks + 2 &* positions, windows = checks + 4 &* positions
+        let plan = checks + 13 &* positions
+        let windowCount = Int(truncatingIfNeeded: plan[4]), lengthBytes = Int(truncatingIfNeeded: plan[5])
+        let guardBytes = Int(truncatingIfNeeded: plan[6]), leafCount = Int(truncatingIfNeeded: plan[7])
         for j in 0..<windowCount {
             let w = Int(truncatingIfNeeded: windows[3 &* j]), mask = windows[3 &* j &+ 1], v = windows[3 &* j &+ 2]
             var differ: UInt64 = 0
             for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.loadUnaligned(fromByteOffset: w, as: UInt64.self) & mask) ^ v }
+            if differ != 0 { return false }
+        }
+        for i in 0..<guardBytes {
+            let c = guardChecks[i]
+            let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), v = UInt8(truncatingIfNeeded: c >> 32), held = c >> 40 != 0
+            var differ = false
+            for l in 0..<lanes { differ = differ || (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) == v) != held }
+            if differ { return false }
+        }
+        for i in 0..<lengthBytes {
+            let c = checks[i]
+            let at = Int(truncatingIfNeeded: c & 0xFFFF_FFFF), mask = UInt8(truncatingIfNeeded: c >> 32), v = UInt8(truncatingIfNeeded: c >> 40)
+            var differ: UInt8 = 0
+            for l in 0..<lanes { differ |= (base[l].unsafelyUnwrapped.load(fromByteOffset: at, as: UInt8.self) & mask) ^ v }
             if differ != 0 { return false }
         }
         for i in 0..<leafCount {

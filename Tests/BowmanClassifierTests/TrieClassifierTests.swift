@@ -183,6 +183,9 @@ struct RandomRules6 {
         }
         check(plain, "64 frames without options", oneShape: true)
         check(Array(options.prefix(32)), "32 frames with options", oneShape: true)
+        // Groups of other shapes in one burst: a group the first group's plan does not fit plans again.
+        check(Array(plain.prefix(16)) + Array(options.prefix(16)) + Array(plain[16..<40]), "plain, options, plain", oneShape: true)
+        check(Array(options.prefix(16)) + Array(plain.prefix(48)), "options, then plain", oneShape: true)
         for (name, packet) in odd {
             for lane in [0, 7, 15] {
                 var burst = Array(plain.prefix(48))

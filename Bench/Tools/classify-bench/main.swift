@@ -61,7 +61,7 @@ for name in sets {
     var visited = 0, maxes = 0, cur = 0
     for (i, f) in w.frames.enumerated() { let v = f.withUnsafeBytes { w.trie.view.nodesVisited($0) }; visited += v; cur = max(cur, v); if i % 16 == 15 { maxes += cur; cur = 0 } }
     if ProcessInfo.processInfo.environment["WASTE"] != nil { print(name, "avg", Double(visited) / Double(w.frames.count), "max of 16", Double(maxes) / Double(w.frames.count / 16)) }
-    lookups.append(String(format: "| %@ | %d | **%.2f** (%.0f ns) | %.0f ns | %.2f | %.2f | %d trees, %d nodes, %.1f nodes/lookup | %.0f ms | %.1f MB | %.0f ms | %.1f MB |",
+    lookups.append(String(format: "| %@ | %d | **%.2f** (%.1f ns) | %.1f ns | %.2f | %.2f | %d trees, %d nodes, %.1f nodes/lookup | %.0f ms | %.1f MB | %.0f ms | %.1f MB |",
                           name, w.rules.count, 1 / bursts / 1e6, bursts * 1e9, extraction * 1e9, 1 / single / 1e6, 1 / flat / 1e6,
                           w.trie.treeCount, w.trie.nodeCount, Double(visited) / Double(w.frames.count),
                           w.trieCompileSeconds * 1000, Double(w.trie.tableBytes) / 1e6, w.compileSeconds * 1000, Double(w.flat.tableBytes) / 1e6))
