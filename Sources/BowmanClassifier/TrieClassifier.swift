@@ -25,7 +25,7 @@ import BowmanCore
 public struct TrieClassifier: Sendable {
     /// Words one tree may take before its rules are split in two.
     public static let defaultTreeBudget = 1 << 21
-    /// Key entries a node reference can name (8 bits).
+    /// Key entries a key may hold (what a burst lane's scratch has room for).
     public static let maxSlots = 256
 
     @frozen public struct View: @unchecked Sendable {
@@ -55,22 +55,28 @@ public struct TrieClassifier: Sendable {
         public let anyGuards: Bool
         /// What answers packets that are not regular.
         public let fallback: FlatClassifier.View
-        /// Run tables: 257 bytes each (padded to 264), the run of every
-        /// symbol (0…256) in a node; shared by every node with the same
-        /// run starts. Table 0 puts every symbol in run 0 (leaves use it).
-        public let classTables: UnsafeBufferPointer<UInt8>
-        /// Nodes of all trees (see `TreeBuilder` for the encoding); a
-        /// reference < 0 is a leaf.
-        public let next: UnsafeBufferPointer<Int32>
+        /// Run tables, then leaves, then the rows of every tree (see
+        /// `TreeBuilder` for the encoding), one buffer: targets and run
+        /// tables are byte offsets from word `rowBase` (run tables and
+        /// leaves before it). A run table is 257 bytes (padded to 264), the
+        /// run of every symbol (0…256) in a node, shared by every node with
+        /// the same run starts; table 0 puts every symbol in run 0 (leaves
+        /// and nodes that pass lanes on use it).
+        public let rows: UnsafeBufferPointer<Int32>
+        public let rowBase: Int
+        /// Per tree, the state a lane enters in (a target).
         public let treeRoot: UnsafeBufferPointer<Int32>
         /// Per tree, its best rule (trees are in this order): a lookup that
         /// already holds a better rule skips the tree.
         public let treeFirstRule: UnsafeBufferPointer<Int>
-        /// Per tree, four words: where its root's pair table starts in
-        /// `pairs` (-1: none), the key entry the root reads, the one its
-        /// children read, the root's run table. A pair table holds, for
-        /// every run of the root and every symbol its children read, where
-        /// two steps from the root lead: a burst lane enters there.
+        /// Per tree, its levels (`levelStart[t]..<levelStart[t+1]`): the key
+        /// entry each reads.
+        public let levelStart: UnsafeBufferPointer<Int32>
+        public let levels: UnsafeBufferPointer<Int32>
+        /// Per tree, two words: where its root's pair table starts in
+        /// `pairs` (-1: none) and the root's run table. A pair table holds,
+        /// for every run of the root and every symbol of the second level,
+        /// where two steps from the root lead: a burst lane enters there.
         public let treePair: UnsafeBufferPointer<Int32>
         public let pairs: UnsafeBufferPointer<Int32>
         /// Per tree, the slots every rule of it tests alike (`commonStart[t]..<commonStart[t+1]`),
@@ -90,10 +96,10 @@ public struct TrieClassifier: Sendable {
     /// Rows of every tree (nodes that are not leaves).
     public let nodeCount: Int
     /// Bytes of the row and class tables.
-    public var tableBytes: Int { view.next.count * 4 + view.classTables.count }
+    public var tableBytes: Int { view.rows.count * 4 + view.pairs.count * 4 }
 
     /// Nil when the rules cannot be compiled this way: more than 256 key
-    /// entries, or tables beyond 2^23 words (the caller keeps the bit-vector
+    /// entries, or tables beyond 2^28 words (the caller keeps the bit-vector
     /// `FlatClassifier`).
     ///
     /// `fallback`: the bit-vector tables of the same classifier, which
@@ -172,8 +178,12 @@ public struct TrieClassifier: Sendable {
             built.append(t)
         }
         built.sort { $0.firstRule < $1.firstRule }
-        // Word 0: the leaf "no rule" (what a lane that skips a tree holds).
-        var next: [Int32] = [0, Int32.min, Int32(rules.count)], roots: [Int32] = []
+        // The rows of every tree after the leaves: leaf r (two words, the
+        // run table 0 and itself) at byte 8 × (r - rules - 1) from the base,
+        // "no rule" (r = rules, what a lane that skips a tree holds) last.
+        let leafWords = 2 * (rules.count + 1)
+        var rows: [Int32] = [], roots: [Int32] = [], levels: [Int32] = [], levelStart: [Int32] = [0]
+        for r in 0...rules.count { rows += [0, Int32(8 * (r - rules.count - 1))] }
         var treePair: [Int32] = [], pairs: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
         var nodes = 0
@@ -183,34 +193,56 @@ public struct TrieClassifier: Sendable {
                 commonSet += [set.w0, set.w1, set.w2, set.w3, set.w4]
             }
             commonStart.append(Int32(commonSlot.count))
-            let base = Int32(next.count)
-            next += t.relocated(by: base)
-            roots.append(t.root &+ base << 8)
-            // The root's pair table, when every child that is not a leaf reads one key entry.
-            let rootAt = Int((roots.last! >> 8) & 0x7F_FFFF)
-            treePair += [-1, 0, 0, 0]
-            if roots.last! >= 0 {
-                let tab = Int(next[rootAt]), runs = Int(classes.bytes[tab + 256]) + 1
-                let children = (0..<runs).map { next[rootAt + 1 + $0] }
-                let entries = Set(children.filter { $0 >= 0 }.map { $0 & 0xFF })
-                if runs <= 16, entries.count == 1 {
-                    treePair[treePair.count - 4] = Int32(pairs.count)
-                    treePair[treePair.count - 3] = roots.last! & 0xFF
-                    treePair[treePair.count - 2] = entries.first!
+            guard (rows.count + t.rows.count) * 4 < 1 << 30 else { return nil }
+            let base = Int32((rows.count - leafWords) * 4)
+            rows += t.relocated(by: base)
+            roots.append(t.root >= 0 ? t.root &+ base : t.root)
+            levels += t.levels
+            levelStart.append(Int32(levels.count))
+            // The root's pair table: where two steps from the root lead, for
+            // every run of the root and symbol of the second level (a lane
+            // enters there).
+            treePair += [-1, 0]
+            let root = Int(roots.last!), at = leafWords + root / 4
+            if root >= 0, t.levels.count >= 2 {
+                let tab = Int(rows[at]), runs = Int(classes.bytes[tab + 256]) + 1
+                if runs <= 16 {
+                    treePair[treePair.count - 2] = Int32(pairs.count)
                     treePair[treePair.count - 1] = Int32(tab)
-                    for c in children {
+                    for k in 0..<runs {
+                        let c = Int(rows[at + 1 + k])
                         for sym in 0...256 {
-                            if c < 0 { pairs.append(c); continue }
-                            let o = Int((c >> 8) & 0x7F_FFFF)
-                            pairs.append(next[o + 1 + Int(classes.bytes[Int(next[o]) + sym])])
+                            if c < 0 { pairs.append(Int32(c)); continue }
+                            let row = leafWords + c / 4
+                            pairs.append(rows[row + 1 + Int(classes.bytes[Int(rows[row]) + sym])])
                         }
                     }
                 }
             }
             nodes += t.nodes
         }
-        guard next.count < 1 << 23 else { return nil }
-        next += [Int32](repeating: 0, count: 8)
+        rows += [Int32](repeating: 0, count: 8)
+        // The run tables go before the leaves, in the same buffer: a run
+        // table's offset is from the same base as a target (one base
+        // register for both). Run table words move accordingly.
+        let tableWords = (classes.bytes.count + 3) / 4
+        let rowBase = tableWords + leafWords
+        let shift = Int32(-4 * rowBase)
+        do {
+            var i = 0
+            while i < leafWords { rows[i] &+= shift; i += 2 }
+            var isTable = [Bool](repeating: false, count: rows.count)
+            var at = leafWords
+            for t in built {
+                for (j, target) in t.isTarget.enumerated() where !target { isTable[at + j] = true }
+                at += t.rows.count
+            }
+            for j in leafWords..<rows.count where isTable[j] { rows[j] &+= shift }
+            for t in 0..<built.count { treePair[2 * t + 1] &+= shift }
+            var packed = [Int32](repeating: 0, count: tableWords)
+            for (j, b) in classes.bytes.enumerated() { packed[j / 4] |= Int32(bitPattern: UInt32(b) << UInt32(8 * (j % 4))) }
+            rows = packed + rows
+        }
         nodeCount = nodes
         let guardWords = layout.guards(pieces: pieces, rules: rules.map(\.filter))
         let st = TableStorage()
@@ -235,8 +267,8 @@ public struct TrieClassifier: Sendable {
                     }),
                     positionGuards: st.own(guardWords), anyGuards: guardWords.contains { $0 != 0 },
                     fallback: fb.view,
-                    classTables: st.own(classes.bytes),
-                    next: st.own(next), treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)),
+                    rows: st.own(rows), rowBase: rowBase, treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)),
+                    levelStart: st.own(levelStart), levels: st.own(levels),
                     treePair: st.own(treePair), pairs: st.own(pairs), commonStart: st.own(commonStart),
                     commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength)
     }
@@ -479,26 +511,36 @@ struct ClassTables {
 
 /// Builds one tree (automaton) over a subset of the rules.
 ///
-/// Node encoding in the row array (`Int32` words): a reference is
-/// `offset << 8 | key index`, with the sign bit set for a leaf. A node is
-/// one word, the byte offset of its run table (`ClassTables`), then the
-/// targets of its runs: a step reads the key symbol, its run from the
-/// table, and the target — three loads and no arithmetic on the node's
-/// contents. Nodes where every symbol leads to the same place are left
-/// out (a path skips slots). A leaf is a node whose one run leads to
-/// itself, its rule index in the word after.
+/// The tree is levelled: a level is a key slot some node tests, and every
+/// node of a level reads that slot, so a walk's key entry at a step is the
+/// same in every lane and known before the step (no key index in a node).
+/// Node encoding in the row array (`Int32` words): a target is a byte
+/// offset from the rows' base, a node at ≥ 0, a leaf < 0. A node is one
+/// word, its run table (`ClassTables`; where the tables lie, before the
+/// rows), then the targets of its runs: a step is the run table, the
+/// symbol's run in it, and the target — three loads, two additions. A
+/// node at a level where its rules test nothing has one run (it passes
+/// lanes on); slots no node tests are not levels. A leaf is two words, the
+/// table every symbol's run is 0 in and itself: lanes at a leaf step in
+/// place until the last level; leaf r lies at byte 8 × (r - rules - 1),
+/// so the leaf names its rule.
 struct TreeBuilder {
     struct Tree {
-        var next: [Int32]
+        /// Rows: a node's run table, then its targets (see above).
+        var rows: [Int32]
+        /// The state a lane enters the tree in (a target).
         var root: Int32
         var nodes: Int
         var firstRule: Int
         var common: [(Int, SymbolSet)] = []
-        /// Which words of `next` are node references (the rest are table offsets and rule indices).
+        /// The key entry every level reads, in order.
+        var levels: [Int32]
+        /// Which words of `rows` are targets (the rest are run tables).
         var isTarget: [Bool]
+        /// The rows with their node targets moved `base` bytes on (leaves stay).
         func relocated(by base: Int32) -> [Int32] {
-            var out = next
-            for i in out.indices where isTarget[i] { out[i] &+= base << 8 }   // a leaf keeps its sign bit
+            var out = rows
+            for i in out.indices where isTarget[i] && out[i] >= 0 { out[i] &+= base }
             return out
         }
     }
@@ -631,64 +673,50 @@ struct TreeBuilder {
             if words > budget { overBudget = true; break }
         }
         if overBudget { return nil }
-        // Nodes where every symbol leads to one place are skipped over.
-        func resolve(_ c: Int32) -> Int32 {
+        // Levels: the depths where some node tests its byte. Every lane
+        // steps at every level; depths no node tests are stepped over.
+        var active = [Bool](repeating: false, count: slots + 1)
+        for n in nodes where n.children.count > 1 { active[n.depth] = true }
+        func through(_ c: Int32) -> Int32 {
             var c = c
-            while c >= 0 && nodes[Int(c)].children.count == 1 { c = nodes[Int(c)].children[0] }
+            while c >= 0 && !active[nodes[Int(c)].depth] { c = nodes[Int(c)].children[0] }
             return c
         }
-        // Layout: nodes, then leaves.
-        var nodeCount = 0
+        // Layout: depth first from the root, a node's first target right
+        // after it (the nodes one lookup steps through lie close together).
+        // A node at a level where it tests nothing keeps one run (it passes
+        // lanes on); leaves are not laid out here: leaf r is a fixed place
+        // before every tree's rows, at byte 8 × (r - rules - 1).
         var offset = [Int32](repeating: -1, count: nodes.count)
-        var ref = [Int32](repeating: 0, count: nodes.count)
-        var total = 0
-        // Depth first from the root, a node's first child right after it:
-        // the nodes one lookup steps through lie close together.
-        var placeStack: [Int32] = []
-        let firstNode = resolve(root)
-        if firstNode >= 0 { placeStack.append(firstNode) }
-        while let c = placeStack.popLast() {
-            let i = Int(c), n = nodes[i]
-            guard offset[i] < 0 else { continue }
+        var order: [Int32] = []
+        var laidOut = 0
+        var stack: [Int32] = []
+        let first = through(root)
+        if first >= 0 { stack.append(first) }
+        while let c = stack.popLast() {
+            let n = nodes[Int(c)]
+            guard offset[Int(c)] < 0 else { continue }
             guard n.starts.count <= 255 else { return nil }   // a run index is a byte
-            offset[i] = Int32(total)
-            total += 1 + n.children.count
-            guard total < 1 << 23 else { return nil }
-            ref[i] = offset[i] << 8 | Int32(keyOf[n.depth])
-            nodeCount += 1
+            offset[Int(c)] = Int32(laidOut * 4)
+            order.append(c)
+            laidOut += 1 + n.children.count
+            guard laidOut < 1 << 28 else { return nil }
             for child in n.children.reversed() {
-                let r = resolve(child)
-                if r >= 0 && offset[Int(r)] < 0 { placeStack.append(r) }
+                let t = through(child)
+                if t >= 0 && offset[Int(t)] < 0 { stack.append(t) }
             }
         }
-        var leafRef: [Int32: Int32] = [:]
-        var leafOffsets: [(Int, Int32)] = []
-        func leaf(_ value: Int32) -> Int32 {
-            if let r = leafRef[value] { return r }
-            let r = Int32.min | Int32(total) << 8
-            leafRef[value] = r
-            leafOffsets.append((total, ~value))
-            total += 3
-            return r
+        let rules = Int32(ruleCount)
+        func target(_ c: Int32) -> Int32 { c < 0 ? 8 &* (~c &- rules &- 1) : offset[Int(c)] }
+        var rows: [Int32] = [], isTarget: [Bool] = []
+        rows.reserveCapacity(laidOut); isTarget.reserveCapacity(laidOut)
+        for c in order {
+            let n = nodes[Int(c)]
+            rows.append(n.children.count > 1 ? classes.table(n.starts) : 0); isTarget.append(false)
+            for child in n.children { rows.append(target(through(child))); isTarget.append(true) }
         }
-        for n in nodes where n.children.count > 1 { for c in n.children { let r = resolve(c); if r < 0 { _ = leaf(r) } } }
-        let rootTarget = resolve(root)
-        if rootTarget < 0 { _ = leaf(rootTarget) }
-        guard total < 1 << 23 else { return nil }
-        var next = [Int32](repeating: 0, count: total)
-        var isTarget = [Bool](repeating: false, count: next.count)
-        func target(_ c: Int32) -> Int32 { let r = resolve(c); return r < 0 ? leafRef[r]! : ref[Int(r)] }
-        for (o, rule) in leafOffsets {
-            next[o] = 0
-            next[o + 1] = leafRef[~rule]!; isTarget[o + 1] = true
-            next[o + 2] = rule
-        }
-        for (i, n) in nodes.enumerated() where offset[i] >= 0 {
-            let o = Int(offset[i])
-            next[o] = classes.table(n.starts)
-            for (k, c) in n.children.enumerated() { next[o + 1 + k] = target(c); isTarget[o + 1 + k] = true }
-        }
-        return Tree(next: next, root: target(root), nodes: nodeCount, firstRule: Int(pieceRule.first ?? 0), isTarget: isTarget)
+        return Tree(rows: rows, root: target(first), nodes: order.count, firstRule: Int(pieceRule.first ?? 0),
+                    levels: (0..<slots).filter { active[$0] }.map { Int32(keyOf[$0]) }, isTarget: isTarget)
     }
 }
 
@@ -1222,20 +1250,23 @@ extension TrieClassifier.View {
         }
     }
 
-    /// One step from node `s` on the key: the symbol's run in the node's
-    /// run table picks the target. A leaf steps to itself.
+    /// One step from state `s` (a target: a node, or a leaf, which steps
+    /// to itself) on the symbol its level reads: the node's run table, the
+    /// symbol's run in it, the target of the run. `rows`: the rows' base.
     @inlinable @inline(__always)
-    func step(_ s: Int32, _ key: UnsafeMutablePointer<UInt16>) -> Int32 {
-        let rows = next.baseAddress.unsafelyUnwrapped
-        let o = Int((s >> 8) & 0x7F_FFFF)
-        let sym = Int(key[Int(s & 0xFF)])
-        let run = Int(classTables.baseAddress.unsafelyUnwrapped[Int(rows[o]) &+ sym])
-        return rows[o &+ 1 &+ run]
+    static func step(_ s: Int, _ symbol: UInt16, _ rows: UnsafeRawPointer) -> Int {
+        let table = Int(rows.load(fromByteOffset: s, as: Int32.self))
+        let run = Int(rows.load(fromByteOffset: table &+ Int(symbol), as: UInt8.self))
+        return Int(rows.load(fromByteOffset: s &+ 4 &+ run &* 4, as: Int32.self))
     }
 
-    /// The rule index a leaf holds (`demux.count`: none).
+    /// The rows' base (targets and run tables are byte offsets from it).
     @inlinable @inline(__always)
-    func rule(_ leaf: Int32) -> Int { Int(next[Int((leaf >> 8) & 0x7F_FFFF) + 2]) }
+    var rowsBase: UnsafeRawPointer { UnsafeRawPointer(rows.baseAddress.unsafelyUnwrapped + rowBase) }
+
+    /// The rule index a leaf names (`demux.count`: none).
+    @inlinable @inline(__always)
+    func rule(_ leaf: Int) -> Int { (leaf >> 3) &+ demux.count &+ 1 }
 
     /// The best rule for one key: trees in priority order, the first leaf
     /// naming a rule wins. -1 for none.
@@ -1245,14 +1276,20 @@ extension TrieClassifier.View {
         return walk(key, visited: &visited)
     }
 
-    /// `walk`, counting the nodes it steps through.
+    /// `walk`, counting the nodes it steps through (passing nodes too).
     @inlinable @inline(__always)
     func walk(_ key: UnsafeMutablePointer<UInt16>, visited: inout Int) -> Int {
         var best = demux.count
+        let rows = rowsBase
         for t in 0..<treeRoot.count {
             guard best > treeFirstRule[t], holdsCommon(t, key) else { continue }
-            var s = treeRoot[t]
-            while s >= 0 { s = step(s, key); visited &+= 1 }
+            var s = Int(treeRoot[t])
+            var j = Int(levelStart[t])
+            while s >= 0 {
+                s = Self.step(s, key[Int(levels[j])], rows)
+                visited &+= 1
+                j &+= 1
+            }
             best = Swift.min(best, rule(s))
         }
         return best < demux.count ? best : -1
@@ -1263,38 +1300,49 @@ extension TrieClassifier.View {
     /// Lanes a burst walk advances together.
     public static let lanes = 16
 
-    /// `walk` for sixteen keys at once, the lanes in registers: every lane
-    /// steps until all are at leaves (a leaf steps to itself), so the loop
-    /// has no branch per lane, and the loads of one lane's step overlap
-    /// the others'.
+    /// `walk` for sixteen keys at once, the lanes in registers, level by
+    /// level: at a level every lane reads the same key entry, so its
+    /// symbol's load waits for nothing, and the loads of one lane's step
+    /// overlap the others'. A lane at a leaf steps in place; the walk ends
+    /// when every lane is at one (or the levels end).
     @inlinable @inline(__always)
     func walkLanes(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
         let none = demux.count
-        let k0 = keys + 0 &* Self.keyStride, k1 = keys + 1 &* Self.keyStride, k2 = keys + 2 &* Self.keyStride, k3 = keys + 3 &* Self.keyStride, k4 = keys + 4 &* Self.keyStride, k5 = keys + 5 &* Self.keyStride, k6 = keys + 6 &* Self.keyStride, k7 = keys + 7 &* Self.keyStride, k8 = keys + 8 &* Self.keyStride, k9 = keys + 9 &* Self.keyStride, k10 = keys + 10 &* Self.keyStride, k11 = keys + 11 &* Self.keyStride, k12 = keys + 12 &* Self.keyStride, k13 = keys + 13 &* Self.keyStride, k14 = keys + 14 &* Self.keyStride, k15 = keys + 15 &* Self.keyStride
+        let rows = rowsBase, stride = Self.keyStride
         var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none, r8 = none, r9 = none, r10 = none, r11 = none, r12 = none, r13 = none, r14 = none, r15 = none
-        // Word 0 holds the leaf "no rule": where a lane that skips a tree waits.
-        let skip = Int32.min
+        let skip = -8   // the leaf "no rule": where a lane that skips a tree waits
         for t in 0..<treeRoot.count {
-            let root = treeRoot[t], first = treeFirstRule[t]
-            // Lanes enter this tree if they hold no better rule yet and its common tests hold.
-            let pair = Int(treePair[4 &* t]), rootEntry = Int(treePair[4 &* t &+ 1]), childEntry = Int(treePair[4 &* t &+ 2])
-            let rootTable = classTables.baseAddress.unsafelyUnwrapped + Int(treePair[4 &* t &+ 3])
+            let root = Int(treeRoot[t]), first = treeFirstRule[t]
+            // Lanes enter this tree if they hold no better rule yet and its
+            // common tests hold; with a pair table, two levels down.
+            let pair = Int(treePair[2 &* t]), rootTable = rows.assumingMemoryBound(to: UInt8.self) + Int(treePair[2 &* t &+ 1])
             let pairTable = pairs.baseAddress.unsafelyUnwrapped + Swift.max(0, pair)
-            @inline(__always) func enter(_ k: UnsafeMutablePointer<UInt16>, _ r: Int) -> Int32 {
+            var level = Int(levelStart[t])
+            let end = Int(levelStart[t &+ 1])
+            // (A pair table means two levels at least.)
+            let e0 = pair >= 0 ? Int(levels[level]) : 0, e1 = pair >= 0 ? Int(levels[level &+ 1]) : 0
+            if pair >= 0 { level &+= 2 }
+            @inline(__always) func enter(_ l: Int, _ r: Int) -> Int {
+                let k = keys + l &* stride
                 guard r > first && holdsCommon(t, k) else { return skip }
                 guard pair >= 0 else { return root }
-                // Two steps at once: the root's run of its symbol, then the children's symbol.
-                return pairTable[Int(rootTable[Int(k[rootEntry])]) &* 257 &+ Int(k[childEntry])]
+                return Int(pairTable[Int(rootTable[Int(k[e0])]) &* 257 &+ Int(k[e1])])
             }
-            var s0 = enter(k0, r0), s1 = enter(k1, r1), s2 = enter(k2, r2), s3 = enter(k3, r3)
-            var s4 = enter(k4, r4), s5 = enter(k5, r5), s6 = enter(k6, r6), s7 = enter(k7, r7)
-            var s8 = enter(k8, r8), s9 = enter(k9, r9), s10 = enter(k10, r10), s11 = enter(k11, r11)
-            var s12 = enter(k12, r12), s13 = enter(k13, r13), s14 = enter(k14, r14), s15 = enter(k15, r15)
-            while (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) >= 0 {
-                s0 = step(s0, k0); s1 = step(s1, k1); s2 = step(s2, k2); s3 = step(s3, k3)
-                s4 = step(s4, k4); s5 = step(s5, k5); s6 = step(s6, k6); s7 = step(s7, k7)
-                s8 = step(s8, k8); s9 = step(s9, k9); s10 = step(s10, k10); s11 = step(s11, k11)
-                s12 = step(s12, k12); s13 = step(s13, k13); s14 = step(s14, k14); s15 = step(s15, k15)
+            var s0 = enter(0, r0), s1 = enter(1, r1), s2 = enter(2, r2), s3 = enter(3, r3)
+            var s4 = enter(4, r4), s5 = enter(5, r5), s6 = enter(6, r6), s7 = enter(7, r7)
+            var s8 = enter(8, r8), s9 = enter(9, r9), s10 = enter(10, r10), s11 = enter(11, r11)
+            var s12 = enter(12, r12), s13 = enter(13, r13), s14 = enter(14, r14), s15 = enter(15, r15)
+            while level < end && (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) >= 0 {
+                let k = keys + Int(levels[level])
+                s0 = Self.step(s0, k[0 &* stride], rows); s1 = Self.step(s1, k[1 &* stride], rows)
+                s2 = Self.step(s2, k[2 &* stride], rows); s3 = Self.step(s3, k[3 &* stride], rows)
+                s4 = Self.step(s4, k[4 &* stride], rows); s5 = Self.step(s5, k[5 &* stride], rows)
+                s6 = Self.step(s6, k[6 &* stride], rows); s7 = Self.step(s7, k[7 &* stride], rows)
+                s8 = Self.step(s8, k[8 &* stride], rows); s9 = Self.step(s9, k[9 &* stride], rows)
+                s10 = Self.step(s10, k[10 &* stride], rows); s11 = Self.step(s11, k[11 &* stride], rows)
+                s12 = Self.step(s12, k[12 &* stride], rows); s13 = Self.step(s13, k[13 &* stride], rows)
+                s14 = Self.step(s14, k[14 &* stride], rows); s15 = Self.step(s15, k[15 &* stride], rows)
+                level &+= 1
             }
             r0 = Swift.min(r0, rule(s0)); r1 = Swift.min(r1, rule(s1)); r2 = Swift.min(r2, rule(s2)); r3 = Swift.min(r3, rule(s3))
             r4 = Swift.min(r4, rule(s4)); r5 = Swift.min(r5, rule(s5)); r6 = Swift.min(r6, rule(s6)); r7 = Swift.min(r7, rule(s7))
