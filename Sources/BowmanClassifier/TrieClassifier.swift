@@ -1303,8 +1303,9 @@ extension TrieClassifier.View {
     /// `walk` for sixteen keys at once, the lanes in registers, level by
     /// level: at a level every lane reads the same key entry, so its
     /// symbol's load waits for nothing, and the loads of one lane's step
-    /// overlap the others'. A lane at a leaf steps in place; the walk ends
-    /// when every lane is at one (or the levels end).
+    /// overlap the others'. Every lane steps at every level (one at a leaf
+    /// steps in place: no test per level, no branch per lane); a tree no
+    /// lane enters is not walked.
     @inlinable @inline(__always)
     func walkLanes(_ keys: UnsafeMutablePointer<UInt16>) -> Leaves {
         let none = demux.count
@@ -1332,7 +1333,8 @@ extension TrieClassifier.View {
             var s4 = enter(4, r4), s5 = enter(5, r5), s6 = enter(6, r6), s7 = enter(7, r7)
             var s8 = enter(8, r8), s9 = enter(9, r9), s10 = enter(10, r10), s11 = enter(11, r11)
             var s12 = enter(12, r12), s13 = enter(13, r13), s14 = enter(14, r14), s15 = enter(15, r15)
-            while level < end && (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) >= 0 {
+            if (s0 & s1 & s2 & s3 & s4 & s5 & s6 & s7 & s8 & s9 & s10 & s11 & s12 & s13 & s14 & s15) < 0 { level = end }
+            while level < end {
                 let k = keys + Int(levels[level])
                 s0 = Self.step(s0, k[0 &* stride], rows); s1 = Self.step(s1, k[1 &* stride], rows)
                 s2 = Self.step(s2, k[2 &* stride], rows); s3 = Self.step(s3, k[3 &* stride], rows)
