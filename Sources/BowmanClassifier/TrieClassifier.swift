@@ -84,6 +84,12 @@ public struct TrieClassifier: Sendable {
         public let commonStart: UnsafeBufferPointer<Int32>
         public let commonSlot: UnsafeBufferPointer<Int32>
         public let commonSet: UnsafeBufferPointer<UInt64>
+        /// Per tree, where its common tests start in `commonWords` and how
+        /// many words of them (-1: not all exact: the sets above decide). A
+        /// word: a key entry, then a mask and the value four entries from
+        /// it must hold under it.
+        public let commonExact: UnsafeBufferPointer<Int32>
+        public let commonWords: UnsafeBufferPointer<UInt64>
         /// Entries (16-bit symbols) of the key.
         public let slots: Int
     }
@@ -186,6 +192,7 @@ public struct TrieClassifier: Sendable {
         for r in 0...rules.count { rows += [0, Int32(8 * (r - rules.count - 1))] }
         var treePair: [Int32] = [], pairs: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
+        var commonExact: [Int32] = [], commonWords: [UInt64] = []
         var nodes = 0
         for t in built {
             for (slot, set) in t.common {
@@ -193,6 +200,25 @@ public struct TrieClassifier: Sendable {
                 commonSet += [set.w0, set.w1, set.w2, set.w3, set.w4]
             }
             commonStart.append(Int32(commonSlot.count))
+            // When every common test is one symbol: the key's entries under
+            // masks, four entries (one eight-byte load) at a time.
+            if t.common.allSatisfy({ $0.1.count == 1 }) {
+                var want: [Int: UInt16] = [:]
+                for (slot, set) in t.common { want[keyOf[slot]] = UInt16((0...256).first { set.contains($0) }!) }
+                commonExact += [Int32(commonWords.count / 3), 0]
+                var entries = want.keys.sorted()[...]
+                while let e = entries.first {
+                    var mask: UInt64 = 0, value: UInt64 = 0
+                    while let f = entries.first, f < e + 4 {
+                        mask |= 0xFFFF << UInt64(16 * (f - e)); value |= UInt64(want[f]!) << UInt64(16 * (f - e))
+                        entries = entries.dropFirst()
+                    }
+                    commonWords += [UInt64(e), mask, value]
+                    commonExact[commonExact.count - 1] += 1
+                }
+            } else {
+                commonExact += [0, -1]
+            }
             guard (rows.count + t.rows.count) * 4 < 1 << 30 else { return nil }
             let base = Int32((rows.count - leafWords) * 4)
             rows += t.relocated(by: base)
@@ -270,7 +296,8 @@ public struct TrieClassifier: Sendable {
                     rows: st.own(rows), rowBase: rowBase, treeRoot: st.own(roots), treeFirstRule: st.own(built.map(\.firstRule)),
                     levelStart: st.own(levelStart), levels: st.own(levels),
                     treePair: st.own(treePair), pairs: st.own(pairs), commonStart: st.own(commonStart),
-                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet), slots: keyLength)
+                    commonSlot: st.own(commonSlot), commonSet: st.own(commonSet),
+                    commonExact: st.own(commonExact), commonWords: st.own(commonWords), slots: keyLength)
     }
 
     /// The demux id of the best matching rule, or `Classifier.noMatch`.
@@ -1388,6 +1415,16 @@ extension TrieClassifier.View {
     /// The key holds tree t's common slot tests.
     @inlinable @inline(__always)
     func holdsCommon(_ t: Int, _ key: UnsafeMutablePointer<UInt16>) -> Bool {
+        let words = Int(commonExact[2 &* t &+ 1])
+        if words >= 0 {
+            let w = commonWords.baseAddress.unsafelyUnwrapped + 3 &* Int(commonExact[2 &* t])
+            var differ: UInt64 = 0
+            for i in 0..<words {
+                let v = UnsafeRawPointer(key + Int(w[3 &* i])).loadUnaligned(as: UInt64.self)
+                differ |= (v & w[3 &* i &+ 1]) ^ w[3 &* i &+ 2]
+            }
+            return differ == 0
+        }
         var ok: UInt64 = 1
         for i in Int(commonStart[t])..<Int(commonStart[t + 1]) {
             let sym = Int(key[Int(commonSlot[i])])
