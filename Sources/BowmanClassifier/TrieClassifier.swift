@@ -207,7 +207,10 @@ public struct TrieClassifier: Sendable {
                 for (slot, set) in t.common { want[keyOf[slot]] = UInt16((0...256).first { set.contains($0) }!) }
                 commonExact += [Int32(commonWords.count / 3), 0]
                 var entries = want.keys.sorted()[...]
-                while let e = entries.first {
+                while let first = entries.first {
+                    // Four entries from a multiple of four: one half of an extraction's
+                    // sixteen-byte store (a load across two would wait for both).
+                    let e = first / 4 * 4
                     var mask: UInt64 = 0, value: UInt64 = 0
                     while let f = entries.first, f < e + 4 {
                         mask |= 0xFFFF << UInt64(16 * (f - e)); value |= UInt64(want[f]!) << UInt64(16 * (f - e))
