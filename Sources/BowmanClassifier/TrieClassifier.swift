@@ -839,8 +839,13 @@ extension TrieClassifier.View {
     @inlinable @inline(__always)
     func setLanes(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ first: Int, _ n: Int,
                   _ base: UnsafeMutablePointer<UnsafeRawPointer?>, _ counts: UnsafeMutablePointer<Int>, lanes: Int) {
+        let from = packets.baseAddress.unsafelyUnwrapped + first
+        if n == lanes {
+            for l in 0..<lanes { base[l] = from[l].baseAddress; counts[l] = from[l].count }
+            return
+        }
         for l in 0..<lanes {
-            let p = packets[first &+ Swift.min(l, n &- 1)]
+            let p = from[Swift.min(l, n &- 1)]
             base[l] = p.baseAddress
             counts[l] = p.count
         }
