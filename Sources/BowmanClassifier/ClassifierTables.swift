@@ -178,6 +178,10 @@ public struct ClassifierTables: Sendable {
         public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
                           scratch: UnsafeMutablePointer<UInt64>) {
             if let t = tree {
+                guard anyDeleted || anyAdded else {
+                    t.match(burst: packets, into: results, scratch: scratch)   // demux ids straight away
+                    return
+                }
                 t.matchRules(burst: packets, into: results, scratch: scratch)
             } else {
                 for i in 0..<packets.count { results[i] = flat.matchRule(packets[i], excluding: nil) }

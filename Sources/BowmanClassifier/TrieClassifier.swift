@@ -814,6 +814,20 @@ extension TrieClassifier.View {
     @inlinable
     public func matchRules(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
                            scratch tmp: UnsafeMutablePointer<UInt64>) {
+        burst(packets, into: results, scratch: tmp, demuxIDs: false)
+    }
+
+    /// Demux ids of a burst (-1: none) with the caller's scratch.
+    @inlinable
+    public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
+                      scratch tmp: UnsafeMutablePointer<UInt64>) {
+        burst(packets, into: results, scratch: tmp, demuxIDs: true)
+    }
+
+    /// The burst lookup: rule indices, or their demux ids (-1: none either way).
+    @inlinable @inline(__always)
+    func burst(_ packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>,
+               scratch tmp: UnsafeMutablePointer<UInt64>, demuxIDs: Bool) {
         // Sixteen keys of 16-bit symbols, then the header spans.
         let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
         var first = 0
@@ -824,11 +838,14 @@ extension TrieClassifier.View {
             withUnsafeBytes(of: r) { rs in
                 for l in 0..<n {
                     let rule = rs.load(fromByteOffset: MemoryLayout<Int>.stride * l, as: Int.self)
-                    results[first + l] = rule < demux.count ? rule : -1
+                    results[first + l] = rule < demux.count ? (demuxIDs ? demux[rule] : rule) : -1
                 }
             }
             if irregular != 0 {
-                for l in 0..<n where irregular >> l & 1 != 0 { results[first + l] = fallback.matchRule(packets[first + l], excluding: nil) }
+                for l in 0..<n where irregular >> l & 1 != 0 {
+                    let rule = fallback.matchRule(packets[first + l], excluding: nil)
+                    results[first + l] = demuxIDs && rule >= 0 ? demux[rule] : rule
+                }
             }
             first += n
         }
