@@ -115,10 +115,36 @@ public struct TrieClassifier: Sendable {
         let demux = rules.map(\.demuxID)
         var layout = KeyLayout()
         var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
+        // A rule whose last header has no predicate tests that header's live
+        // slot. Where other rules read bytes of the header, the first of
+        // them serves instead, as "any byte, not absent": in a regular
+        // packet a live header holds every byte rules read from it and a
+        // dead one none, so the test is the same and costs no level of its
+        // own (the catch-all rule of an ACL).
+        var firstByte: [Int32: Int] = [:]
+        for (i, slot) in layout.slots.enumerated() where slot.offset != KeyLayout.liveSlot {
+            if let j = firstByte[slot.position], layout.slots[j].offset <= slot.offset { continue }
+            firstByte[slot.position] = i
+        }
+        let anyByte = layout.intern(.bytes)
+        pieces = pieces.map { rulePieces in
+            rulePieces.map { piece in
+                var q = piece
+                for (slot, _) in piece where layout.slots[slot].offset == KeyLayout.liveSlot {
+                    guard let b = firstByte[layout.slots[slot].position] else { continue }
+                    q[slot] = nil
+                    q[b] = anyByte   // the piece tests nothing else of this header
+                }
+                return q
+            }
+        }
+        var used = Set<Int>()
+        for rulePieces in pieces { for piece in rulePieces { used.formUnion(piece.keys) } }
         // Byte slots in packet order (header position, then offset), live slots last.
         func order(_ s: KeyLayout.Slot) -> (Int, Int32, Int32) { (s.offset == KeyLayout.liveSlot ? 1 : 0, s.position, s.offset) }
-        let order = layout.slots.indices.sorted { order(layout.slots[$0]) < order(layout.slots[$1]) }
-        var rank = [Int](repeating: 0, count: order.count)
+        let order = layout.slots.indices.filter { layout.slots[$0].offset != KeyLayout.liveSlot || used.contains($0) }
+            .sorted { order(layout.slots[$0]) < order(layout.slots[$1]) }
+        var rank = [Int](repeating: 0, count: layout.slots.count)
         for (i, s) in order.enumerated() { rank[s] = i }
         layout.slots = order.map { layout.slots[$0] }
         pieces = pieces.map { $0.map { Dictionary(uniqueKeysWithValues: $0.map { (rank[$0.key], $0.value) }) } }

@@ -272,6 +272,42 @@ struct RandomRules6 {
         #expect(multiway.nodeCount == 5, "\(multiway.nodeCount) nodes")
     }
 
+    /// A rule whose last header has no predicate ("any IPv4 packet") tests
+    /// a byte other rules read from that header for "present" instead of
+    /// a live slot of its own (in a regular packet a header is whole or
+    /// absent): same answers on whole, cut, unwalkable and foreign frames.
+    @Test func headersWithoutPredicatesTestAByteOfTheirs() throws {
+        var c = Classifier()
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip | * ]", demuxID: 1)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_UDP) | udp (dport = 53) | * ]", demuxID: 2)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip (src = 198.18.0.0/16) | tcp | * ]", demuxID: 3)
+        try c.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_TCP) | tcp (dport = 80) | * ]", demuxID: 4)
+        let trie = try compiled(c)
+        #expect(trie.view.liveSlots.count == 0, "ip and tcp are read by other rules: no live slots")
+        var alone = Classifier()
+        try alone.addFilter("[ ethernet (proto = ETHERTYPE_IP) | ip | * ]", demuxID: 1)
+        #expect(try compiled(alone).view.liveSlots.count == 1, "nothing else reads ip: its live slot stays")
+        func v4(_ src: UInt32, _ t: FrameSpec.Transport) throws -> [UInt8] {
+            try PacketBuilder.bytes(FrameSpec(network: .ipv4(.init(source: IPv4Address(rawValue: src), destination: IPv4Address(rawValue: 0xC613_0001))), transport: t))
+        }
+        let tcp = { (src: UInt32, port: UInt16) in try v4(src, .tcp(source: 1000, destination: port, sequence: 0, acknowledgment: 0, flags: 0x10, window: 1)) }
+        var packets = [try v4(0xC612_0001, .udp(source: 1, destination: 53)), try v4(0xC613_0005, .udp(source: 1, destination: 54)),
+                       try tcp(0xC612_0002, 80), try tcp(0xC612_0002, 81), try tcp(0xC613_0002, 81), try tcp(0xC613_0002, 80)]
+        for p in Array(packets) {
+            var badIHL = p; badIHL[14] = 0x44           // IPv4 not walkable: ip absent
+            packets.append(badIHL)
+            for cut in [14, 20, 30, 34, 36, 40, 50] where cut < p.count { packets.append(Array(p[0..<cut])) }
+        }
+        var badOffset = try tcp(0xC612_0002, 80); badOffset[46] = 0x40   // TCP data offset 4: tcp absent
+        packets.append(badOffset)
+        packets.append(try PacketBuilder.bytes(FrameSpec(network: .ipv6(.init(source: IPv6Address(high: 0xFD00 << 48, low: 1), destination: IPv6Address(high: 0xFD00 << 48, low: 2))),
+                                                         transport: .udp(source: 1, destination: 53))))
+        var arp = [UInt8](repeating: 0, count: 60); arp[12] = 0x08; arp[13] = 0x06
+        packets.append(arp)
+        #expect(expectTrieAgrees(c, trie, packets, "headers without predicates"))
+        #expect(packets.prefix(6).map { p in p.withUnsafeBytes { trie.match($0) } } == [2, 1, 4, 3, 1, 4])
+    }
+
     static let sets = FlatClassifierTests.sets.filter { $0.hasSuffix("_1k") } + ["acl1_10k", "acl5_10k"]
 
     /// ClassBench sets: headers built inside random rules, tree == reference.
