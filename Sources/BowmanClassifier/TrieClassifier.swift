@@ -1,11 +1,11 @@
 import BowmanCore
 
 /// The seed's multi-way tree, compiled to flat tables: one tree level per
-/// key slot, identical subtrees merged (a DAG: a deterministic automaton
-/// over the packet's key), a node one word naming a shared run table and
-/// then its targets. A lookup is three loads per slot it visits and ends at
-/// a leaf that names the best rule, so its cost does not grow with the
-/// number of rules. Rule
+/// key slot some node tests, identical subtrees merged (a DAG: a
+/// deterministic automaton over the packet's key), a node one word naming a
+/// shared run table and then its targets. A lookup is three loads per level
+/// and ends at a leaf that names the best rule, so its cost does not grow
+/// with the number of rules. Rule
 /// sets that would make the automaton too large are grouped by how wild
 /// their fields are and split into several trees; a lookup takes the best
 /// leaf of all of them.
@@ -19,7 +19,8 @@ import BowmanCore
 /// Equalities under any mask are per-byte symbol sets; a range over n bytes
 /// is at most 2n-1 products of per-byte ranges. Nodes are sets of live rule pieces; a
 /// node whose best live piece accepts anything in the remaining slots is a
-/// leaf; a node where every symbol leads to the same place is left out.
+/// leaf; slots where every node's symbols all lead to one place are not
+/// levels.
 ///
 /// Built on the management core from a `Classifier`; immutable afterwards.
 public struct TrieClassifier: Sendable {
@@ -601,7 +602,7 @@ struct TreeBuilder {
         }
     }
     let slots: Int
-    /// Slot → its index in the key (what a node reference names).
+    /// Slot → its index in the key (what a level reads).
     let keyOf: [Int]
     let sets: [SymbolSet]
     let ruleCount: Int
