@@ -28,6 +28,9 @@ public struct TrieClassifier: Sendable {
     public static let defaultTreeBudget = 1 << 21
     /// Key entries a key may hold (what a burst lane's scratch has room for).
     public static let maxSlots = 256
+    /// Where leaf r (rule r; `rules`: none) lies, a byte offset from the rows' base.
+    @inlinable
+    static func leafOffset(_ r: Int, rules: Int) -> Int { 8 &* (r &- rules &- 1) }
 
     @frozen public struct View: @unchecked Sendable {
         /// Rule index (policy order) to demux id.
@@ -216,7 +219,7 @@ public struct TrieClassifier: Sendable {
         // "no rule" (r = rules, what a lane that skips a tree holds) last.
         let leafWords = 2 * (rules.count + 1)
         var rows: [Int32] = [], roots: [Int32] = [], levels: [Int32] = [], levelStart: [Int32] = [0]
-        for r in 0...rules.count { rows += [0, Int32(8 * (r - rules.count - 1))] }
+        for r in 0...rules.count { rows += [0, Int32(TrieClassifier.leafOffset(r, rules: rules.count))] }
         var treePair: [Int32] = [], pairs: [Int32] = []
         var commonStart: [Int32] = [0], commonSlot: [Int32] = [], commonSet: [UInt64] = []
         var commonExact: [Int32] = [], commonWords: [UInt64] = []
@@ -299,6 +302,7 @@ public struct TrieClassifier: Sendable {
             for (j, b) in classes.bytes.enumerated() { packed[j / 4] |= Int32(bitPattern: UInt32(b) << UInt32(8 * (j % 4))) }
             rows = packed + rows
         }
+        guard rows.count < 1 << 29 else { return nil }   // byte offsets fit 32 bits
         nodeCount = nodes
         let guardWords = layout.guards(pieces: pieces, rules: rules.map(\.filter))
         let st = TableStorage()
@@ -764,7 +768,7 @@ struct TreeBuilder {
             }
         }
         let rules = Int32(ruleCount)
-        func target(_ c: Int32) -> Int32 { c < 0 ? 8 &* (~c &- rules &- 1) : offset[Int(c)] }
+        func target(_ c: Int32) -> Int32 { c < 0 ? Int32(TrieClassifier.leafOffset(Int(~c), rules: Int(rules))) : offset[Int(c)] }
         var rows: [Int32] = [], isTarget: [Bool] = []
         rows.reserveCapacity(laidOut); isTarget.reserveCapacity(laidOut)
         for c in order {
@@ -1345,7 +1349,7 @@ extension TrieClassifier.View {
 
     /// The rule index a leaf names (`demux.count`: none).
     @inlinable @inline(__always)
-    func rule(_ leaf: Int) -> Int { (leaf >> 3) &+ demux.count &+ 1 }
+    func rule(_ leaf: Int) -> Int { (leaf >> 3) &+ demux.count &+ 1 }   // inverts `TrieClassifier.leafOffset`
 
     /// The best rule for one key: trees in priority order, the first leaf
     /// naming a rule wins. -1 for none.
@@ -1390,7 +1394,7 @@ extension TrieClassifier.View {
         let none = demux.count
         let rows = rowsBase, stride = Self.keyStride
         var r0 = none, r1 = none, r2 = none, r3 = none, r4 = none, r5 = none, r6 = none, r7 = none, r8 = none, r9 = none, r10 = none, r11 = none, r12 = none, r13 = none, r14 = none, r15 = none
-        let skip = -8   // the leaf "no rule": where a lane that skips a tree waits
+        let skip = TrieClassifier.leafOffset(none, rules: none)   // the leaf "no rule": where a lane that skips a tree waits
         for t in 0..<treeRoot.count {
             let root = Int(treeRoot[t]), first = treeFirstRule[t]
             // Lanes enter this tree if they hold no better rule yet and its
