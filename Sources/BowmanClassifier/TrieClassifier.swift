@@ -119,32 +119,11 @@ public struct TrieClassifier: Sendable {
         let demux = rules.map(\.demuxID)
         var layout = KeyLayout()
         var pieces = rules.enumerated().map { (r, rule) in layout.pieces(rule.filter, rule: r) }
-        // A rule whose last header has no predicate tests that header's live
-        // slot. Where other rules read bytes of the header, the first of
-        // them serves instead, as "any byte, not absent": in a regular
-        // packet a live header holds every byte rules read from it and a
-        // dead one none, so the test is the same and costs no level of its
-        // own (the catch-all rule of an ACL).
-        var firstByte: [Int32: Int] = [:]
-        for (i, slot) in layout.slots.enumerated() where slot.offset != KeyLayout.liveSlot {
-            if let j = firstByte[slot.position], layout.slots[j].offset <= slot.offset { continue }
-            firstByte[slot.position] = i
-        }
-        let anyByte = layout.intern(.bytes)
-        pieces = pieces.map { rulePieces in
-            rulePieces.map { piece in
-                var q = piece
-                for (slot, _) in piece where layout.slots[slot].offset == KeyLayout.liveSlot {
-                    guard let b = firstByte[layout.slots[slot].position] else { continue }
-                    q[slot] = nil
-                    q[b] = anyByte   // the piece tests nothing else of this header
-                }
-                return q
-            }
-        }
+        pieces = layout.liveTestsOnBytes(pieces)
         var used = Set<Int>()
         for rulePieces in pieces { for piece in rulePieces { used.formUnion(piece.keys) } }
-        // Byte slots in packet order (header position, then offset), live slots last.
+        // Byte slots in packet order (header position, then offset), live
+        // slots last (those no piece tests any more dropped).
         func order(_ s: KeyLayout.Slot) -> (Int, Int32, Int32) { (s.offset == KeyLayout.liveSlot ? 1 : 0, s.position, s.offset) }
         let order = layout.slots.indices.filter { layout.slots[$0].offset != KeyLayout.liveSlot || used.contains($0) }
             .sorted { order(layout.slots[$0]) < order(layout.slots[$1]) }
@@ -394,7 +373,8 @@ struct SymbolSet: Hashable {
 /// absent, so bounds need no slots of their own: one byte of a rule's
 /// fields in a position excludes "absent" and the bytes it leaves open
 /// accept anything. A rule whose last header has no predicate tests that
-/// header's *live* slot (1: walked, 0: dead). Other packets (cut short
+/// header's *live* slot (1: walked, 0: dead), or a byte other rules read
+/// from it for "not absent" (`liveTestsOnBytes`). Other packets (cut short
 /// inside a header some rule reads) go to the bit-vector tables.
 struct KeyLayout {
     /// The offset of a position's live slot (sorted after every byte slot).
@@ -517,6 +497,32 @@ struct KeyLayout {
             }
         }
         return products.map { q in q.filter { $0.value != .all }.mapValues { intern($0) } }
+    }
+
+    /// `pieces` (per rule, its pieces) with each live-slot test moved to
+    /// the first byte other rules read from that header, as "any byte, not
+    /// absent": in a regular packet a live header holds every byte rules
+    /// read from it and a dead one none, so the test is the same and costs
+    /// no level of its own (the catch-all rule of an ACL). A live slot
+    /// stays where no rule reads a byte of its header.
+    mutating func liveTestsOnBytes(_ pieces: [[[Int: Int32]]]) -> [[[Int: Int32]]] {
+        var firstByte: [Int32: Int] = [:]
+        for (i, slot) in slots.enumerated() where slot.offset != KeyLayout.liveSlot {
+            if let j = firstByte[slot.position], slots[j].offset <= slot.offset { continue }
+            firstByte[slot.position] = i
+        }
+        let anyByte = intern(.bytes)
+        return pieces.map { rulePieces in
+            rulePieces.map { piece in
+                var q = piece
+                for (slot, _) in piece where slots[slot].offset == KeyLayout.liveSlot {
+                    guard let b = firstByte[slots[slot].position] else { continue }
+                    q[slot] = nil
+                    q[b] = anyByte   // a live slot is a piece's only test of its header
+                }
+                return q
+            }
+        }
     }
 
     static func byte(_ v: FieldValue, _ i: Int, _ length: Int) -> UInt8 {
@@ -814,8 +820,9 @@ extension TrieClassifier.View {
     /// overlap with the others'.
     @inlinable
     public func match(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, into results: UnsafeMutablePointer<Int>) {
-        matchRules(burst: packets, into: results)
-        for i in 0..<packets.count { results[i] = results[i] < 0 ? -1 : demux[results[i]] }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: scratchWords) { tmp in
+            match(burst: packets, into: results, scratch: tmp.baseAddress.unsafelyUnwrapped)
+        }
     }
 
     /// Rule indices (policy order, -1 for none) of a burst of packets.
@@ -998,7 +1005,6 @@ extension TrieClassifier.View {
                 }
             }
         }
-        if self.slots == 0 { for l in 0..<lanes { keys[l &* Self.keyStride] = 0 } }   // what leaves read
         let chunks = self.chunks.baseAddress.unsafelyUnwrapped
         for r in 0..<self.chunks.count {
             let d = chunks[r]
@@ -1283,7 +1289,6 @@ extension TrieClassifier.View {
         }
         // Every lane is regular, its headers where lane 0's are, and at least `shortest` bytes long.
         let chunks = self.chunks.baseAddress.unsafelyUnwrapped
-        if self.slots == 0 { for l in 0..<lanes { keys[l &* Self.keyStride] = 0 } }
         for r in 0..<self.chunks.count {
             let d = chunks[r]
             let pos = Int(truncatingIfNeeded: d & 0xFFFF)
@@ -1440,14 +1445,13 @@ extension TrieClassifier.View {
     /// Benchmark aid: extracts the keys of a burst only (no walk), to tell
     /// the two halves of a lookup apart; returns a checksum.
     public func extractOnly(burst packets: UnsafeBufferPointer<UnsafeRawBufferPointer>, scratch tmp: UnsafeMutablePointer<UInt64>) -> UInt64 {
-        let slots = Swift.max(1, self.slots)
         let keys = UnsafeMutableRawPointer(tmp).assumingMemoryBound(to: UInt16.self), scratch = tmp + Self.lanes * Self.keyStride / 4
         var sum: UInt64 = 0
         var first = 0
         while first < packets.count {
             let n = min(Self.lanes, packets.count - first)
-            _ = symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes)
-            sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1])
+            sum &+= UInt64(symbolsOfLanes(packets, first, n, scratch, keys, lanes: Self.lanes))
+            if slots > 0 { sum &+= UInt64(keys[0]) &+ UInt64(keys[slots - 1]) }
             first += n
         }
         return sum
