@@ -103,3 +103,19 @@ public struct Classifier: Sendable {
         return best
     }
 }
+
+extension Classifier {
+    /// A rule's rank under the policy, lower wins: (priority, id) for first
+    /// match, (-predicates, id) for most predicates — the order every
+    /// compiled form numbers its rules in.
+    public func rank(_ r: Rule) -> (Int, Int) {
+        switch policy {
+        case .firstMatch: return (r.priority, r.id.rawValue)
+        case .mostPredicates: return (-r.filter.predicates.count, r.id.rawValue)
+        }
+    }
+
+    /// The rules in the order the policy ranks them (best first).
+    public var rulesInPolicyOrder: [Rule] { rules.sorted { rank($0) < rank($1) } }
+}
+
