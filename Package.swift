@@ -2,8 +2,9 @@
 //
 // Bowman: a kernel-bypass packet engine for Linux router hosts.
 // Module layering follows docs/architecture.md: pure modules (BowmanCore,
-// BowmanPacket, ...) import no C and no Foundation; only BowmanSystem and
-// BowmanIO touch the kernel through the CShims targets.
+// BowmanPacket, ...) import no C and no Foundation; only BowmanSystem,
+// BowmanIO and BowmanControlIO touch the kernel (the first two through
+// the CShims targets, the last through BowmanSystem's typed sockets).
 import PackageDescription
 
 let cSettings: [CSetting] = [.define("_GNU_SOURCE")]
@@ -21,6 +22,9 @@ let package = Package(
         .library(name: "BowmanCore", targets: ["BowmanCore"]),
         .library(name: "BowmanPipeline", targets: ["BowmanPipeline"]),
         .library(name: "BowmanClassifier", targets: ["BowmanClassifier"]),
+        .library(name: "BowmanSystem", targets: ["BowmanSystem"]),
+        .library(name: "BowmanControl", targets: ["BowmanControl"]),
+        .library(name: "BowmanControlIO", targets: ["BowmanControlIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,28 +54,44 @@ let package = Package(
                 swiftSettings: strict),
 
         .target(name: "BowmanPipeline",
-                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanClassifier", "CBowmanLinux"],
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanClassifier"],
+                swiftSettings: strict),
+        // The control plane's socket drivers: the sans-I/O machines of
+        // BowmanControl on BowmanSystem's typed sockets and clock.
+        .target(name: "BowmanControlIO", dependencies: ["BowmanCore", "BowmanCBOR", "BowmanControl", "BowmanSystem"],
                 swiftSettings: strict),
 
+        // Test and demo scaffolding: network namespaces and veth pairs made
+        // with ip(8), removed again; never part of a running node.
+        .target(name: "BowmanLab", dependencies: ["BowmanSystem"], swiftSettings: strict),
+
         // MARK: the node and the command line
-        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier", "BowmanControl"],
+        .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier",
+                                        "BowmanCBOR", "BowmanControl", "BowmanControlIO", "BowmanLab"],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
-                                         "BowmanPipeline", "BowmanClassifier", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "BowmanPipeline", "BowmanClassifier", "BowmanCBOR", "BowmanControl", "BowmanControlIO",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
         // MARK: tests
-        .target(name: "BowmanTestSupport", path: "Tests/BowmanTestSupport"),
+        // Shared by the test targets: test data paths, seeded random
+        // generators of rules and frames.
+        .target(name: "BowmanTestSupport", dependencies: ["BowmanCore", "BowmanPacket"], path: "Tests/BowmanTestSupport"),
         .testTarget(name: "BowmanCoreTests", dependencies: ["BowmanTestSupport", "BowmanCore"]),
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanCBORTests", dependencies: ["BowmanTestSupport", "BowmanCBOR"]),
         .testTarget(name: "BowmanControlTests", dependencies: ["BowmanTestSupport", "BowmanControl", "BowmanCBOR", "BowmanCore"]),
+        .testTarget(name: "BowmanSystemTests", dependencies: ["BowmanTestSupport", "BowmanSystem", "BowmanLab", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanControlIOTests",
+                    dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanLab", "BowmanSystem", "BowmanCore"]),
+        .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

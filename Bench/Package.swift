@@ -40,7 +40,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanIO", package: bowman),
                 .product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
-                .product(name: "BowmanClassifier", package: bowman), "ClassifyWorkload",
+                .product(name: "BowmanClassifier", package: bowman), .product(name: "BowmanSystem", package: bowman), "ClassifyWorkload",
             ],
             path: "Benchmarks/Worker",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),

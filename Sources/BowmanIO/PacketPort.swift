@@ -1,4 +1,5 @@
 import BowmanPacket
+import BowmanSystem
 
 /// The capability every port kind has: move bursts of frames between the
 /// port and a core's frame pool. Workers are generic over it, so each
@@ -48,10 +49,20 @@ extension AFXDPPort: PacketPort {
 
 extension PacketSocket: PacketPort {
     @inlinable public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
-        (try? receiveBurst(into: &burst, pool: &pool)) ?? 0
+        do { return try receiveBurst(into: &burst, pool: &pool) } catch {
+            noteError(error, receiving: true)
+            return 0
+        }
     }
     @inlinable public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int {
-        (try? sendBurst(&burst, pool: &pool)) ?? 0
+        do { return try sendBurst(&burst, pool: &pool) } catch {
+            noteError(error, receiving: false)
+            return 0
+        }
+    }
+    @usableFromInline mutating func noteError(_ e: Errno, receiving: Bool) {
+        if receiving { receiveErrors &+= 1 } else { sendErrors &+= 1 }
+        lastError = e
     }
     @inlinable public mutating func service(pool: inout FramePool) {}
     public var pollDescriptor: Int32 { fd }

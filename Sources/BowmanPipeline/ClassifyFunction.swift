@@ -4,7 +4,8 @@ import Synchronization
 
 /// Per-flow packet counts of one worker, indexed by demux id (Odyssey's
 /// channel subscription: the classifier's demux id selects the flow).
-/// Written by the worker (relaxed, one writer), read by the management core.
+/// Written by the worker (relaxed stores, one writer: no read-modify-write),
+/// read by the management core.
 public final class FlowCounters: @unchecked Sendable {
     public let capacity: Int
     @usableFromInline let counts: UnsafeMutablePointer<UInt64>
@@ -57,9 +58,16 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     /// The worker's scratch for burst lookups (keys of sixteen packets), so a
     /// lookup allocates nothing whatever the rules' key size.
     @usableFromInline let scratch: Scratch
+    /// The worker's running totals of `flows.unmatched`/`overflow`: it is
+    /// their one writer, so a burst stores the new total (relaxed) instead
+    /// of an atomic read-modify-write.
+    @usableFromInline var unmatchedTotal: UInt64
+    @usableFromInline var overflowTotal: UInt64
 
     public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
+        unmatchedTotal = flows.unmatched.load(ordering: .relaxed)
+        overflowTotal = flows.overflow.load(ordering: .relaxed)
         // Enough for any tree: keys of up to 256 entries, up to 256 header positions.
         scratch = Scratch(words: TrieClassifier.View.scratchWords(positions: 256))
         tables.quiescent(worker: worker)   // online before the first read
@@ -94,8 +102,8 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
             }
         }
         tables.quiescent(worker: worker)
-        if unmatched > 0 { flows.unmatched.add(unmatched, ordering: .relaxed) }
-        if overflow > 0 { flows.overflow.add(overflow, ordering: .relaxed) }
+        if unmatched > 0 { unmatchedTotal &+= unmatched; flows.unmatched.store(unmatchedTotal, ordering: .relaxed) }
+        if overflow > 0 { overflowTotal &+= overflow; flows.overflow.store(overflowTotal, ordering: .relaxed) }
         if burst.isEmpty { return .drop }
         return next.process(&burst, input: input, pool: &pool)
     }

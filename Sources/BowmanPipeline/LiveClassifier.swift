@@ -1,7 +1,6 @@
 import BowmanClassifier
 import BowmanCore
 import BowmanSystem
-import Glibc
 import Synchronization
 
 /// The management core's side of live rule changes. Every change (add,
@@ -123,7 +122,7 @@ final class Engine: @unchecked Sendable {
     }
 
     private func change<T>(_ body: (inout Classifier) throws(ClassifierError) -> T) throws(ClassifierError) -> T {
-        let t0 = monotonicNanoseconds()
+        let t0 = SystemClock.monotonicNanoseconds
         let result: Result<T, ClassifierError> = state.withLock { s in
             var c = s.rules
             do throws(ClassifierError) {
@@ -136,7 +135,7 @@ final class Engine: @unchecked Sendable {
                 s.rules = c
                 s.base = base
                 s.generation += 1
-                s.lastPublishNanoseconds = monotonicNanoseconds() - t0
+                s.lastPublishNanoseconds = SystemClock.monotonicNanoseconds - t0
                 return .success(v)
             } catch {
                 return .failure(error)
@@ -207,10 +206,4 @@ final class Engine: @unchecked Sendable {
 
     /// Management core: frees tables no worker can still hold.
     func reclaim() { state.withLock { _ in _ = tables.reclaim() } }
-}
-
-@inline(__always) func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

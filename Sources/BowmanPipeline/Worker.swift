@@ -2,8 +2,6 @@ import BowmanCore
 import BowmanIO
 import BowmanPacket
 import BowmanSystem
-import CBowmanLinux
-import Glibc
 import Synchronization
 
 /// What a worker does when a poll of all its ports found nothing.
@@ -31,7 +29,7 @@ public enum Worker {
         var burst = Burst()
         var rx: UInt64 = 0, tx: UInt64 = 0, dropped: UInt64 = 0, full: UInt64 = 0, bursts: UInt64 = 0, idlePolls: UInt64 = 0
         var empty = 0
-        let cpuStart = Clock.threadCPUNanoseconds
+        let cpuStart = SystemClock.threadCPUNanoseconds
         while !stop.isSet {
             var got = 0
             for input in 0..<(twoPorts ? 2 : 1) {
@@ -86,15 +84,9 @@ public enum Worker {
         stats.txFull.store(full, ordering: .relaxed)
         stats.bursts.store(bursts, ordering: .relaxed)
         stats.idlePolls.store(idlePolls, ordering: .relaxed)
-        stats.cpuNanoseconds.store(Clock.threadCPUNanoseconds &- cpuStart, ordering: .relaxed)
+        stats.cpuNanoseconds.store(SystemClock.threadCPUNanoseconds &- cpuStart, ordering: .relaxed)
     }
 
     @inline(never)
-    static func waitForTraffic(_ fd0: Int32, _ fd1: Int32, _ ms: Int32) {
-        var fds = (pollfd(fd: fd0, events: Int16(POLLIN), revents: 0), pollfd(fd: fd1, events: Int16(POLLIN), revents: 0))
-        withUnsafeMutableBytes(of: &fds) { raw in
-            let p = raw.baseAddress!.assumingMemoryBound(to: pollfd.self)
-            _ = Glibc.poll(p, fd1 >= 0 ? 2 : 1, ms)
-        }
-    }
+    static func waitForTraffic(_ fd0: Int32, _ fd1: Int32, _ ms: Int32) { Poll.waitReadable(fd0, fd1, milliseconds: ms) }
 }

@@ -32,18 +32,6 @@ public enum Affinity {
     }
 }
 
-/// Monotonic and per-thread CPU clocks in nanoseconds.
-public enum Clock {
-    @inlinable public static var monotonicNanoseconds: UInt64 { cbowman_monotonic_ns() }
-    @inlinable public static var threadCPUNanoseconds: UInt64 { cbowman_thread_cpu_ns() }
-    /// Wall-clock time (CLOCK_REALTIME) as seconds and nanoseconds.
-    public static var realtime: (seconds: Int64, nanoseconds: UInt32) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return (Int64(ts.tv_sec), UInt32(ts.tv_nsec))
-    }
-}
-
 /// Process-wide signal set-up for the daemon.
 public enum Signals {
     /// Unblocks SIGINT, SIGTERM and SIGHUP for the calling thread and the threads it
@@ -51,4 +39,19 @@ public enum Signals {
     /// supervisor) may inherit a mask that blocks them, and then it could
     /// never be told to stop and detach.
     public static func unblockTermination() { cbowman_unblock_termination_signals() }
+
+    /// Routes SIGINT and SIGTERM to `stop`, and SIGHUP to `reload` when
+    /// given (SIG_DFL otherwise is kept). The handlers only store to the
+    /// flags (an atomic store: async-signal-safe); the threads that watch
+    /// them act.
+    public static func route(stop: StopFlag, reload: StopFlag? = nil) {
+        routedStop = stop
+        routedReload = reload
+        signal(SIGINT) { _ in routedStop?.set() }
+        signal(SIGTERM) { _ in routedStop?.set() }
+        if reload != nil { signal(SIGHUP) { _ in routedReload?.set() } }
+    }
 }
+
+nonisolated(unsafe) private var routedStop: StopFlag?
+nonisolated(unsafe) private var routedReload: StopFlag?

@@ -16,6 +16,9 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let interrupted = Errno(EINTR)
     public static let invalid = Errno(EINVAL)
     public static let noEntry = Errno(ENOENT)
+    public static let addressNotAvailable = Errno(EADDRNOTAVAIL)
+    public static let inProgress = Errno(EINPROGRESS)
+    public static let connectionRefused = Errno(ECONNREFUSED)
 
     public var description: String {
         guard let s = strerror(rawValue) else { return "errno \(rawValue)" }

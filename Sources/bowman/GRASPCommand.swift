@@ -1,10 +1,10 @@
 import ArgumentParser
 import Bowman
+import BowmanControlIO
 import BowmanCBOR
 import BowmanControl
 import BowmanCore
 import BowmanSystem
-import Glibc
 
 struct GRASPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,8 +33,8 @@ struct GRASPCommand: ParsableCommand {
         }
     }
 
-    static func node(_ c: Common) throws -> GRASPSocketNode {
-        do { return try GRASPSocketNode(interfaces: c.interfaces) } catch {
+    static func node(_ c: Common) throws -> GRASPDriver {
+        do { return try GRASPDriver(interfaces: c.interfaces) } catch {
             printError("bowman grasp: \(error)")
             throw ExitCode(1)
         }
@@ -53,10 +53,9 @@ struct GRASPCommand: ParsableCommand {
             node.offer(o, at: node.listenerLocator)
             print("offering \(name) = \(o.value!) at \(node.listenerLocator) on \(node.interfaces.map(\.name).joined(separator: ", "))")
             Signals.unblockTermination()
-            signal(SIGINT) { _ in signalStop.set() }
-            signal(SIGTERM) { _ in signalStop.set() }
-            let end = seconds.map { GRASPSocketNode.now() + UInt64($0 * 1000) }
-            while !signalStop.isSet, end.map({ GRASPSocketNode.now() < $0 }) ?? true {
+            Signals.route(stop: signalStop)
+            let end = seconds.map { GRASPDriver.now() + UInt64($0 * 1000) }
+            while !signalStop.isSet, end.map({ GRASPDriver.now() < $0 }) ?? true {
                 _ = node.poll(milliseconds: 100)
             }
             print("answered: \(node.sent.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); dropped \(node.engine.droppedMessages)")
@@ -64,18 +63,18 @@ struct GRASPCommand: ParsableCommand {
     }
 
     /// Polls until one of `want` reports; returns it (nil at the deadline).
-    static func await(_ node: GRASPSocketNode, first: [GRASPNode.Action], milliseconds: UInt64,
+    static func await(_ node: GRASPDriver, first: [GRASPNode.Action], milliseconds: UInt64,
                       _ want: (GRASPNode.Action) -> Bool) -> GRASPNode.Action? {
         if let a = first.first(where: want) { return a }
-        let end = GRASPSocketNode.now() + milliseconds
-        while GRASPSocketNode.now() < end {
+        let end = GRASPDriver.now() + milliseconds
+        while GRASPDriver.now() < end {
             if let a = node.poll(milliseconds: 50).first(where: want) { return a }
         }
         return nil
     }
 
     /// Discovers `name`; the outcome (`.discovered` or `.discoveryFailed`), nil if none came.
-    static func discovery(_ node: GRASPSocketNode, _ name: String) -> GRASPNode.Action? {
+    static func discovery(_ node: GRASPDriver, _ name: String) -> GRASPNode.Action? {
         Self.await(node, first: node.discover(name), milliseconds: 5_000) {
             if case .discovered = $0 { true } else if case .discoveryFailed = $0 { true } else { false }
         }
@@ -150,13 +149,12 @@ struct GRASPCommand: ParsableCommand {
             guard let a = IPAddress(address) else { throw ValidationError("--address must be an IPv4 or IPv6 address") }
             guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1") }
             let node = try GRASPCommand.node(common)
-            let alm = ALMNeighbours(node: node, alm: ShimUDP.Endpoint(a, port), interval: UInt64(interval * 1000))
+            let alm = ALMDriver(node: node, alm: ShimUDP.Endpoint(a, port), interval: UInt64(interval * 1000))
             print("advertising \(ALMNeighbours.objective) = \(ALMNeighbours.value(ShimUDP.Endpoint(a, port))) on \(node.interfaces.map(\.name).joined(separator: ", "))")
             Signals.unblockTermination()
-            signal(SIGINT) { _ in signalStop.set() }
-            signal(SIGTERM) { _ in signalStop.set() }
-            let end = seconds.map { GRASPSocketNode.now() + UInt64($0 * 1000) }
-            while !signalStop.isSet, end.map({ GRASPSocketNode.now() < $0 }) ?? true {
+            Signals.route(stop: signalStop)
+            let end = seconds.map { GRASPDriver.now() + UInt64($0 * 1000) }
+            while !signalStop.isSet, end.map({ GRASPDriver.now() < $0 }) ?? true {
                 for n in alm.poll(milliseconds: 100) { print(n) }
             }
             print("\(alm.neighbours.count) neighbours")

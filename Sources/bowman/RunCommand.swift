@@ -5,7 +5,6 @@ import BowmanCore
 import BowmanIO
 import BowmanPipeline
 import BowmanSystem
-import Glibc
 
 /// Set by SIGINT/SIGTERM; an atomic store is async-signal-safe.
 let signalStop = StopFlag()
@@ -106,9 +105,7 @@ struct RunCommand: ParsableCommand {
             o.reload = signalReload
         }
         Signals.unblockTermination()
-        signal(SIGHUP) { _ in signalReload.set() }
-        signal(SIGINT) { _ in signalStop.set() }
-        signal(SIGTERM) { _ in signalStop.set() }
+        Signals.route(stop: signalStop, reload: signalReload)
         do {
             let report = try DataPlane.run(o, seconds: seconds, stop: signalStop) { print($0) }
             print("bowman run: \(report)")

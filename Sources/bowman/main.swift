@@ -3,14 +3,9 @@ import Bowman
 import BowmanCore
 import BowmanIO
 import BowmanSystem
-import Glibc
 
-/// Writes to standard error without touching C's `stderr` global (not
-/// concurrency-safe in Swift 6).
-func printError(_ s: String) {
-    let line = s + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-}
+/// Writes a line to standard error.
+func printError(_ s: String) { StandardError.writeLine(s) }
 
 struct BowmanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,58 +5,6 @@ import BowmanTestSupport
 import Foundation
 import Testing
 
-/// Random filters over ethernet/ip/udp/tcp with prefixes, ranges, masks
-/// (contiguous and not), and random packets that often hit them.
-struct RandomRules {
-    var rng: SeededRandom
-    let nets: [IPv4Address]
-
-    init(seed: UInt64) {
-        rng = SeededRandom(seed: seed)
-        var r = SeededRandom(seed: seed ^ 0xABCD)
-        nets = (0..<8).map { _ in IPv4Address(rawValue: UInt32.random(in: 0...UInt32.max, using: &r)) }
-    }
-
-    mutating func filter() -> String {
-        var ip = ""
-        if Bool.random(using: &rng) {
-            let len = Int.random(in: 0...32, using: &rng)
-            ip += " (src = \(nets.randomElement(using: &rng)!)/\(len))"
-        }
-        if Int.random(in: 0..<3, using: &rng) == 0 { ip += " (dst = \(nets.randomElement(using: &rng)!)/\(Int.random(in: 8...32, using: &rng)))" }
-        if Int.random(in: 0..<5, using: &rng) == 0 { ip += " (tos & 0x\(String(UInt8.random(in: 0...255, using: &rng), radix: 16)) = 0)" }
-        let l4: String
-        switch Int.random(in: 0..<3, using: &rng) {
-        case 0: l4 = ""
-        case 1:
-            let lo = UInt16.random(in: 0...2000, using: &rng)
-            l4 = " | udp (dport in \(lo)..\(lo + UInt16.random(in: 0...500, using: &rng)))"
-            ip += " (proto = 17)"
-        default:
-            l4 = " | tcp (sport = \(UInt16.random(in: 1000...1010, using: &rng)))" + (Bool.random(using: &rng) ? " (flags & 0x12 = 0x02)" : "")
-            ip += " (proto = 6)"
-        }
-        let eth = Bool.random(using: &rng) ? " (proto = ETHERTYPE_IP)" : ""
-        return "[ ethernet\(eth) | ip\(ip)\(l4) | * ]"
-    }
-
-    mutating func packet() -> [UInt8] {
-        let src = IPv4Address(rawValue: nets.randomElement(using: &rng)!.rawValue ^ UInt32.random(in: 0...0xFFF, using: &rng))
-        let dst = IPv4Address(rawValue: nets.randomElement(using: &rng)!.rawValue ^ UInt32.random(in: 0...0xFF, using: &rng))
-        var v4 = FrameSpec.IPv4Spec(source: src, destination: dst)
-        v4.tos = UInt8.random(in: 0...255, using: &rng)
-        if Int.random(in: 0..<4, using: &rng) == 0 { v4.options = [1, 1, 1, 1] }
-        let t: FrameSpec.Transport = switch Int.random(in: 0..<3, using: &rng) {
-        case 0: .udp(source: 1, destination: UInt16.random(in: 0...2600, using: &rng))
-        case 1: .tcp(source: UInt16.random(in: 998...1012, using: &rng), destination: 80, sequence: 0, acknowledgment: 0,
-                     flags: [0x02, 0x12, 0x10][Int.random(in: 0..<3, using: &rng)], window: 1)
-        default: .echo(identifier: 1, sequence: 1, reply: false)
-        }
-        var f = try! PacketBuilder.bytes(FrameSpec(network: .ipv4(v4), transport: t))
-        if Int.random(in: 0..<20, using: &rng) == 0 { f = Array(f[0..<Int.random(in: 0..<f.count, using: &rng)]) }   // truncated
-        return f
-    }
-}
 
 @Suite struct FlatClassifierTests {
     /// Flat tables == reference, on random rule sets and random packets,

@@ -4,10 +4,6 @@ import BowmanPacket
 import BowmanTestSupport
 import Testing
 
-func frame(_ spec: FrameSpec) -> [UInt8] { try! PacketBuilder.bytes(spec) }
-func udp(sport: UInt16, dport: UInt16 = 9, src: IPv4Address = IPv4Address(198, 18, 0, 1)) -> [UInt8] {
-    frame(.udp4(from: src, to: IPv4Address(198, 18, 1, 2), sourcePort: sport, destinationPort: dport))
-}
 func match(_ c: Classifier, _ f: [UInt8]) -> Int { f.withUnsafeBytes { c.match($0) } }
 
 @Suite struct ProtocolLanguageTests {

@@ -1,4 +1,5 @@
 import Bowman
+import BowmanLab
 import BowmanCore
 import BowmanIO
 import BowmanPacket
@@ -7,21 +8,6 @@ import BowmanSystem
 import BowmanTestSupport
 import Foundation
 import Testing
-
-/// Runs `body` on a fresh thread inside network namespace `ns` and returns its result.
-final class ResultBox<T>: @unchecked Sendable { var result: Result<T, any Error>? }
-
-func inNamespace<T: Sendable>(_ ns: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let t = try PinnedThread(name: "ns-\(ns)", core: nil) {
-        do {
-            try NetworkNamespace.enter(ns)
-            box.result = .success(try body())
-        } catch { box.result = .failure(error) }
-    }
-    t.join()
-    return try box.result!.get()
-}
 
 /// Bowman's data plane running in the lab's dut namespace while `body` runs.
 func withBowman(_ lab: LineLab, _ o: DataPlane.Options, _ body: () throws -> Void) throws -> DataPlane.Report {
@@ -65,8 +51,8 @@ final class SinkCapture: @unchecked Sendable {
                 started.signal()
                 var burst = Burst()
                 var m = PacketMetadata()
-                let deadline = Clock.monotonicNanoseconds + UInt64(timeout * 1e9)
-                while frames.count < count && Clock.monotonicNanoseconds < deadline && !done.isSet {
+                let deadline = SystemClock.monotonicNanoseconds + UInt64(timeout * 1e9)
+                while frames.count < count && SystemClock.monotonicNanoseconds < deadline && !done.isSet {
                     if (try? s.receiveBurst(into: &burst, pool: &pool)) ?? 0 == 0 { _ = s.waitReadable(timeoutMilliseconds: 5); continue }
                     for k in 0..<burst.count {
                         let p = UnsafeRawBufferPointer(burst.packet(at: k, in: pool))
@@ -200,9 +186,9 @@ struct DataPlaneTests {
             let vA = lab.vA
             _ = try inNamespace(lab.gen) {
                 let g = try TemplateGenerator(interface: vA, frame: frame)
-                let end = Clock.monotonicNanoseconds + 700_000_000
+                let end = SystemClock.monotonicNanoseconds + 700_000_000
                 var n = 0
-                while Clock.monotonicNanoseconds < end { n += (try? g.sendBurst()) ?? 0 }
+                while SystemClock.monotonicNanoseconds < end { n += (try? g.sendBurst()) ?? 0 }
                 return n
             }
             usleep(300_000)
@@ -320,8 +306,8 @@ struct TPacketV3Tests {
                 // Drain while the sender runs: blocks retire every millisecond,
                 // and an unread ring fills.
                 var end = UInt64.max
-                while Clock.monotonicNanoseconds < end {
-                    if end == .max, sent.wait(timeout: .now()) == .success { end = Clock.monotonicNanoseconds + 500_000_000 }
+                while SystemClock.monotonicNanoseconds < end {
+                    if end == .max, sent.wait(timeout: .now()) == .success { end = SystemClock.monotonicNanoseconds + 500_000_000 }
                     for k in 0..<2 {
                         let n = k == 0 ? a.receive(into: &burst, pool: &pool) : b.receive(into: &burst, pool: &pool)
                         for j in 0..<n {

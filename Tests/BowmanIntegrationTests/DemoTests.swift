@@ -1,4 +1,5 @@
 import Bowman
+import BowmanLab
 import BowmanPacket
 import BowmanTestSupport
 import Foundation

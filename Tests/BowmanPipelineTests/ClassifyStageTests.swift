@@ -39,8 +39,8 @@ final class ClassifyRig: @unchecked Sendable {
     }
 
     func waitFor(received n: UInt64) {
-        let deadline = Clock.monotonicNanoseconds + 20_000_000_000
-        while stats.rxPackets.load(ordering: .relaxed) < n && Clock.monotonicNanoseconds < deadline { usleep(200) }
+        let deadline = SystemClock.monotonicNanoseconds + 20_000_000_000
+        while stats.rxPackets.load(ordering: .relaxed) < n && SystemClock.monotonicNanoseconds < deadline { usleep(200) }
     }
 }
 
@@ -77,9 +77,9 @@ func udpFrame(_ dport: UInt16) -> [UInt8] {
         var publishes = 0
         var worst: UInt64 = 0
         while rig.stats.rxPackets.load(ordering: .relaxed) < UInt64(total) / 2 {
-            let t0 = Clock.monotonicNanoseconds
+            let t0 = SystemClock.monotonicNanoseconds
             rig.tables.publish(publishes % 2 == 0 ? ruleB : ruleA)
-            worst = max(worst, Clock.monotonicNanoseconds - t0)
+            worst = max(worst, SystemClock.monotonicNanoseconds - t0)
             publishes += 1
             usleep(50)
         }

@@ -29,8 +29,8 @@ final class PcapRig: @unchecked Sendable {
             Worker.run(&input, &output, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
             output.close(returningFramesTo: &pool)
         }
-        let deadline = Clock.monotonicNanoseconds + 20_000_000_000
-        while stats.txPackets.load(ordering: .relaxed) < expected && Clock.monotonicNanoseconds < deadline { usleep(500) }
+        let deadline = SystemClock.monotonicNanoseconds + 20_000_000_000
+        while stats.txPackets.load(ordering: .relaxed) < expected && SystemClock.monotonicNanoseconds < deadline { usleep(500) }
         stop.set()
         t.join()
     }

@@ -32,8 +32,8 @@ final class Rig<F: ForwardingFunction>: @unchecked Sendable {
                 Worker.run(&a, &none, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
             }
         }
-        let deadline = Clock.monotonicNanoseconds + 10_000_000_000
-        while stats.rxPackets.load(ordering: .relaxed) < expected && Clock.monotonicNanoseconds < deadline { usleep(200) }
+        let deadline = SystemClock.monotonicNanoseconds + 10_000_000_000
+        while stats.rxPackets.load(ordering: .relaxed) < expected && SystemClock.monotonicNanoseconds < deadline { usleep(200) }
         stop.set()
         t.join()
     }

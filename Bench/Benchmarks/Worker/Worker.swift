@@ -5,6 +5,7 @@ import ClassifyWorkload
 import BowmanIO
 import BowmanPacket
 import BowmanPipeline
+import BowmanSystem
 
 /// A source that produces `remaining` copies of one frame into pool frames
 /// (as a NIC would DMA them), then stops the worker; as a sink it gives

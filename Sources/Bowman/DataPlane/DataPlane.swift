@@ -46,9 +46,27 @@ public enum DataPlane {
         /// Set (by SIGHUP) to reload `rules` without stopping traffic.
         public var reload: StopFlag?
         var classification: Classification?
-        /// Index of the worker a rig serves (for its quiescent slot and flow counters).
-        var workerIndex = 0
         public init() {}
+
+        /// Where worker `w`'s frames live: its data core's NUMA node, else
+        /// the first port's NIC's, else node 0.
+        func numaNode(worker w: Int) -> Int {
+            let core = w < dataCores.count ? dataCores[w] : nil
+            return core.flatMap { NUMA.node(ofCPU: $0.rawValue) } ?? NUMA.node(ofInterface: ports[0].interface) ?? 0
+        }
+
+        /// What worker `w`'s rig runs.
+        func rigSettings(worker w: Int) -> RigSettings {
+            var s = RigSettings()
+            s.forward = forward
+            s.nextHopMACs = nextHopMACs
+            s.idle = idle
+            s.frameCount = frameCount
+            s.classification = classification
+            s.dropUnmatched = dropUnmatched
+            s.workerIndex = w
+            return s
+        }
     }
 
     public struct Report: Sendable, CustomStringConvertible {
@@ -82,7 +100,7 @@ public enum DataPlane {
         let packet = o.ports.allSatisfy { if case .afPacket = $0 { true } else { false } }
         guard xdp || packet else { throw Failure("one worker serves ports of one kind: mix af_xdp and af_packet on separate runs") }
         if o.ports.count == 2 && o.ports[0] == o.ports[1] { throw Failure("the two ports are the same (\(o.ports[0]))") }
-        for p in o.ports where if_nametoindex(p.interface) == 0 { throw Failure("no such interface: \(p.interface)") }
+        for p in o.ports where (try? NetworkNamespace.interfaceIndex(p.interface)) == nil { throw Failure("no such interface: \(p.interface)") }
 
         var o = o
         if let r = o.rules {
@@ -104,21 +122,10 @@ public enum DataPlane {
         return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
     }
 
-    /// The rules every worker classifies against, published as one table.
-    final class Classification: @unchecked Sendable {
-        let live: LiveClassifier
-        var tables: TablePublisher<ClassifierTables> { live.tables }
-        let flows: [FlowCounters]
-        init(_ c: Classifier, workers: Int) {
-            live = LiveClassifier(c, workers: workers)
-            flows = (0..<workers).map { _ in FlowCounters(capacity: 65536) }
-        }
-    }
-
     // MARK: - AF_XDP
 
     static func runAFXDP(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
-        guard geteuid() == 0 else { throw Failure("AF_XDP ports need root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)") }
+        guard CurrentProcess.isRoot else { throw Failure("AF_XDP ports need root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)") }
         var attachedHere: [String] = []
         var notes: [String] = []
         // Attach Bowman's program where it is not yet, and detach on every exit path.
@@ -147,18 +154,14 @@ public enum DataPlane {
         defer { for r in rigs { r.closeAll() } }
         for w in 0..<workers {
             // Worker w: queue Q+w of each interface, its own pool and UMEM on its core's node.
-            var ow = o
-            ow.workerIndex = w
-            ow.ports = o.ports.map { p in
-                if case .afXDP(let i, let q) = p { return .afXDP(interface: i, queue: q + UInt32(w)) }
-                return p
+            let ports = o.ports.compactMap { p -> (interface: String, queue: UInt32)? in
+                if case .afXDP(let i, let q) = p { return (i, q + UInt32(w)) }
+                return nil
             }
             let core = o.dataCores[w]
-            let node = core.flatMap { NUMA.node(ofCPU: $0.rawValue) } ?? NUMA.node(ofInterface: o.ports[0].interface) ?? 0
-            let rig = try AFXDPRig(options: ow, numaNode: node, umemConfig: umemConfig)
+            let rig = try AFXDPRig(ports: ports, settings: o.rigSettings(worker: w), numaNode: o.numaNode(worker: w), umemConfig: umemConfig)
             rigs.append(rig)
-            for (k, spec) in ow.ports.enumerated() {
-                guard case .afXDP(let i, let q) = spec else { continue }
+            for (k, (i, q)) in ports.enumerated() {
                 let maps = try XDPMaps(directory: XDPProgram.pinDirectory(i))
                 let (fd, port, zc, why) = rig.portInfo(k)
                 try maps.setSocket(queue: q, fd: fd)
@@ -174,18 +177,18 @@ public enum DataPlane {
     // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
     static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
-        guard geteuid() == 0 else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
+        guard CurrentProcess.isRoot else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
         var o = o
         if o.dataCores.count > 1 && o.fanoutGroup == nil {
             // Several workers on the same interfaces: one fanout group, flows split by hash.
-            o.fanoutGroup = Int32(getpid() & 0x7FFF)
+            o.fanoutGroup = CurrentProcess.id & 0x7FFF
         }
         let rigs = try o.dataCores.indices.map { w in
-            var ow = o
-            ow.workerIndex = w
-            return try PacketRig(options: ow)
+            try PacketRig(interfaces: o.ports.map(\.interface), fanoutGroup: o.fanoutGroup, settings: o.rigSettings(worker: w),
+                          numaNode: o.numaNode(worker: w))
         }
-        let notes = o.dataCores.count > 1 ? ["\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)"] : []
+        var notes = rigs.enumerated().map { w, r in "worker \(w): frames on NUMA node \(r.poolNode), cpu \(o.dataCores[w]?.rawValue ?? -1)" }
+        if o.dataCores.count > 1 { notes.append("\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)") }
         for n in notes { progress(n) }
         return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
     }
@@ -196,7 +199,7 @@ public enum DataPlane {
     /// stop, printing summed rates; then stops, joins and closes them all.
     /// (Management-core code: the rigs are an existential here, never on
     /// the data path.)
-    static func drive(_ rigs: [any RigProtocol], _ o: Options, seconds: Double?, stop: StopFlag,
+    static func drive(_ rigs: [any Rig], _ o: Options, seconds: Double?, stop: StopFlag,
                       ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String]) throws -> Report {
         let start = Date()
         var threads: [PinnedThread] = []
@@ -261,143 +264,5 @@ public enum DataPlane {
     }
 }
 
-/// Replaces `path` with the count for the benchmark harness: write a
-/// temporary, then rename (a reader never sees a half-written number), with
-/// plain open/write/close as the C references do (Foundation's file writing
-/// adds an fsync and extended attributes: ~0.3 ms a time, charged to
-/// Bowman's CPU).
-func writeCount(_ path: String, _ n: UInt64) {
-    let tmp = path + ".tmp"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { return }
-    let text = Array("\(n)\n".utf8)
-    let ok = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count
-    close(fd)
-    if ok { rename(tmp, path) }
-}
-
-protocol RigProtocol: AnyObject, Sendable {
-    var stats: WorkerStats { get }
-    var stopFlag: StopFlag { get }
-    func runWorker()
-    func closeAll()
-    func audit() -> FramePool.Audit
-}
-
-/// Owns the pool, ports and function of one AF_XDP worker (a class so the
-/// worker thread and the management thread can hand it over; only one of
-/// them touches it at a time: set-up, run, tear-down).
-final class AFXDPRig: RigProtocol, @unchecked Sendable {
-    var pool: FramePool
-    let umem: XSKUmem
-    var a: AFXDPPort?
-    var b: AFXDPPort?
-    var maps: [(XDPMaps, UInt32)] = []
-    let options: DataPlane.Options
-    let stats = WorkerStats()
-    let stopFlag = StopFlag()
-    let poolNode: Int
-    var closed = false
-
-    init(options o: DataPlane.Options, numaNode: Int, umemConfig: XSKUmem.Configuration) throws {
-        options = o
-        pool = try FramePool.onNUMANode(numaNode, frameSize: 2048, frameCount: o.frameCount)
-        poolNode = pool.numaNode
-        umem = try XSKUmem(pool: pool, configuration: umemConfig)
-        guard case .afXDP(let i0, let q0) = o.ports[0] else { throw DataPlane.Failure("not an af_xdp port") }
-        // A worker that only drops opens receive-only sockets.
-        let transmit = o.forward != .drop
-        a = try AFXDPPort(interface: i0, queue: q0, umem: umem, pool: &pool, transmit: transmit)
-        if o.ports.count > 1, case .afXDP(let i1, let q1) = o.ports[1] {
-            b = try AFXDPPort(interface: i1, queue: q1, umem: umem, pool: &pool, transmit: transmit)
-        }
-    }
-
-    func runWorker() { runPorts(&a, &b, options, &pool, stats, stopFlag) }
-
-    /// Socket, name, zero-copy and copy-mode reason of port k (0 or 1).
-    func portInfo(_ k: Int) -> (Int32, String, Bool, String?) {
-        if k == 0 {
-            return (a?.socketDescriptor ?? -1, a?.name ?? "", a?.zeroCopy ?? false, a?.copyModeReason ?? nil)
-        }
-        return (b?.socketDescriptor ?? -1, b?.name ?? "", b?.zeroCopy ?? false, b?.copyModeReason ?? nil)
-    }
-
-    func closeAll() {
-        guard !closed else { return }
-        closed = true
-        for (m, q) in maps { m.clearSocket(queue: q) }
-        a?.close(returningFramesTo: &pool)
-        b?.close(returningFramesTo: &pool)
-    }
-
-    func audit() -> FramePool.Audit { pool.audit() }
-}
-
-final class PacketRig: RigProtocol, @unchecked Sendable {
-    var pool: FramePool
-    var a: TPacketV3Port?
-    var b: TPacketV3Port?
-    let options: DataPlane.Options
-    let stats = WorkerStats()
-    let stopFlag = StopFlag()
-
-    init(options o: DataPlane.Options) throws {
-        options = o
-        pool = try FramePool.onNUMANode(0, frameSize: 2048, frameCount: o.frameCount)
-        do {
-            a = try TPacketV3Port(interface: o.ports[0].interface, fanoutGroup: o.fanoutGroup)
-            if o.ports.count > 1 { b = try TPacketV3Port(interface: o.ports[1].interface, fanoutGroup: o.fanoutGroup) }
-        } catch {
-            throw DataPlane.Failure("cannot open an AF_PACKET TPACKET_V3 ring: \(error)")
-        }
-    }
-
-    func runWorker() { runPorts(&a, &b, options, &pool, stats, stopFlag) }
-
-    func closeAll() {}
-    func audit() -> FramePool.Audit { pool.audit() }
-}
-
-/// Runs a rig's worker: its one or two ports (a missing second port is a
-/// `NullPort`) are moved out of the rig for the run and back after.
-func runPorts<P: PacketPort & ~Copyable>(_ a: inout P?, _ b: inout P?, _ o: DataPlane.Options, _ pool: inout FramePool,
-                                         _ stats: WorkerStats, _ stop: StopFlag) {
-    var pa = a.take()!
-    if var pb = b.take() {
-        runFunction(o, &pa, &pb, &pool, stats, stop)
-        b = consume pb
-    } else {
-        var none = NullPort()
-        runFunction(o, &pa, &none, &pool, stats, stop)
-    }
-    a = consume pa
-}
-
-/// Picks the forwarding function once; the worker loop is specialised for it.
-func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
-    _ o: DataPlane.Options, _ a: inout A, _ b: inout B, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
-) {
-    switch o.forward {
-    case .drop: run(DropFunction())
-    case .reflect: run(ReflectFunction())
-    case .l2fwd:
-        let f = L2ForwardFunction(rewrite: (0..<2).map { k in
-            (source: nil, destination: k < o.nextHopMACs.count ? o.nextHopMACs[k] : nil)
-        })
-        run(f)
-    }
-
-    /// With rules, the function runs behind the classifier stage.
-    func run<F: ForwardingFunction>(_ f: F) {
-        if let cl = o.classification {
-            var c = ClassifyFunction(tables: cl.tables, worker: o.workerIndex, flows: cl.flows[o.workerIndex],
-                                     dropUnmatched: o.dropUnmatched, then: f)
-            Worker.run(&a, &b, function: &c, pool: &pool, idle: o.idle, stats: stats, stop: stop)
-            cl.tables.offline(worker: o.workerIndex)
-        } else {
-            var f = f
-            Worker.run(&a, &b, function: &f, pool: &pool, idle: o.idle, stats: stats, stop: stop)
-        }
-    }
-}
+/// The received-packet count for the benchmark harness (replaced whole, never half-written).
+func writeCount(_ path: String, _ n: UInt64) { SmallFile.replace(path, with: Array("\(n)\n".utf8)) }

@@ -37,8 +37,3 @@ public enum PortSpec: Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
-
-/// The forwarding function a worker runs.
-public enum ForwardMode: String, Sendable, CaseIterable {
-    case drop, l2fwd, reflect
-}

@@ -1,5 +1,6 @@
 import BowmanCore
 import BowmanIO
+import BowmanLab
 import BowmanPacket
 import BowmanSystem
 import Foundation
@@ -49,8 +50,8 @@ public enum Demo {
     }
 
     public static func run(_ o: Options, log: (String) -> Void) throws -> Report {
-        guard geteuid() == 0 else { throw DemoError("the demo makes network namespaces and needs root") }
-        let lab = VethLab(prefix: "bmdemo", tag: String(getpid() % 100_000))
+        guard CurrentProcess.isRoot else { throw DemoError("the demo makes network namespaces and needs root") }
+        let lab = VethLab(prefix: "bmdemo", tag: String(CurrentProcess.id % 100_000))
         try lab.setUp()
         defer { lab.tearDown() }
         // Ignore ARP/ND noise: Bowman counts every packet, and checks which
@@ -97,7 +98,7 @@ public enum Demo {
             }
         }
         // Wait for the receiver to be listening before the first frame leaves.
-        while shared.ready.load(ordering: .acquiring) == 0 { usleep(1000) }
+        while shared.ready.load(ordering: .acquiring) == 0 { SystemClock.sleep(milliseconds: 1) }
         let generator = try PinnedThread(name: "bowman-gen", core: o.generatorCore) {
             do {
                 try NetworkNamespace.enter(leftNS)

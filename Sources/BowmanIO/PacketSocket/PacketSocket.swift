@@ -14,6 +14,12 @@ public struct PacketSocket: ~Copyable {
     public let interfaceIndex: Int32
     /// Headroom left in front of each received packet (for encapsulation).
     public let headroom: Int
+    /// Failed receive and send calls as a port (EAGAIN and ENOBUFS are not
+    /// failures) and the last error: the worker counts them instead of
+    /// stopping; read them when the port comes back from the worker.
+    public internal(set) var receiveErrors: UInt64 = 0
+    public internal(set) var sendErrors: UInt64 = 0
+    public internal(set) var lastError: Errno?
 
     /// Opens and binds the socket in the calling thread's network namespace.
     /// - Parameters:

@@ -47,7 +47,7 @@ func cString(_ buffer: [CChar]) -> String {
 
 import BowmanSystem
 
-extension Clock {
+extension SystemClock {
     /// Now, as a capture timestamp.
     public static var realtimeTimestamp: PcapTimestamp {
         let t = realtime

@@ -37,7 +37,7 @@ public struct PcapReplayPort: ~Copyable {
 extension PcapReplayPort: PacketPort {
     public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
         var n = 0
-        let now = recordedPace ? Clock.monotonicNanoseconds : 0
+        let now = recordedPace ? SystemClock.monotonicNanoseconds : 0
         while !burst.isFull && !isFinished {
             var p: PcapPacket
             if let h = held { p = h; held = nil } else {
@@ -90,7 +90,7 @@ extension PcapCapturePort: PacketPort {
     public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int { 0 }
     public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int {
         let n = burst.count
-        let now = Clock.realtimeTimestamp
+        let now = SystemClock.realtimeTimestamp
         for k in 0..<n {
             do throws(PcapError) {
                 try writer.write(UnsafeRawBufferPointer(burst.packet(at: k, in: pool)), timestamp: now)

@@ -1,7 +1,7 @@
-import Bowman
+import BowmanLab
+import BowmanControlIO
 import BowmanControl
 import BowmanCore
-import BowmanPipeline
 import BowmanSystem
 import BowmanTestSupport
 import Foundation
@@ -27,10 +27,10 @@ struct ManagementLoopTests {
         let server = try PinnedThread(name: "management", core: core) {
             do {
                 try NetworkNamespace.enter(right)
-                let shim = try ShimUDPNode(address: almAddress)
+                let shim = try ShimUDPDriver(address: almAddress)
                 shim.register("echo-app")
-                let grasp = try GRASPSocketNode(interfaces: [rightIf])
-                let alm = ALMNeighbours(node: grasp, alm: ShimUDP.Endpoint(almAddress, ShimUDP.listenPort), interval: 300)
+                let grasp = try GRASPDriver(interfaces: [rightIf])
+                let alm = ALMDriver(node: grasp, alm: ShimUDP.Endpoint(almAddress, ShimUDP.listenPort), interval: 300)
                 let loop = ManagementLoop(shim: shim, grasp: grasp, alm: alm)
                 loop.onShim = { a in
                     switch a {
@@ -47,17 +47,17 @@ struct ManagementLoopTests {
         defer { stop.set(); server.join() }
         let reply = try inNamespace(lab.left) { () -> String in
             // Find the neighbour's ALM endpoint over GRASP.
-            let grasp = try GRASPSocketNode(interfaces: [leftIf])
-            let alm = ALMNeighbours(node: grasp, alm: ShimUDP.Endpoint(IPAddress("198.18.0.1")!, ShimUDP.listenPort), interval: 300)
+            let grasp = try GRASPDriver(interfaces: [leftIf])
+            let alm = ALMDriver(node: grasp, alm: ShimUDP.Endpoint(IPAddress("198.18.0.1")!, ShimUDP.listenPort), interval: 300)
             var endpoint: ShimUDP.Endpoint?
-            let end = GRASPSocketNode.now() + 5_000
-            while endpoint == nil && GRASPSocketNode.now() < end { endpoint = alm.poll(milliseconds: 20).first?.alm }
+            let end = GRASPDriver.now() + 5_000
+            while endpoint == nil && GRASPDriver.now() < end { endpoint = alm.poll(milliseconds: 20).first?.alm }
             guard let ep = endpoint else { return "no neighbour" }
             // Allocate a flow to the application there, by name, and talk.
-            let node = try ShimUDPNode(address: IPAddress("198.18.0.1")!, clientOnly: true)
+            let node = try ShimUDPDriver(address: IPAddress("198.18.0.1")!, clientOnly: true)
             let (f, _) = try node.allocate(to: "echo-app", address: ep.address)
             var wrote = false
-            while GRASPSocketNode.now() < end + 3_000 {
+            while GRASPDriver.now() < end + 3_000 {
                 for a in try node.poll(milliseconds: 20) {
                     if case .flowAllocated(f, _) = a, !wrote { _ = try node.write(f, Array("found you".utf8)); wrote = true }
                     if case .deliver(f, let d) = a { return "\(ep) " + String(decoding: d, as: UTF8.self) }

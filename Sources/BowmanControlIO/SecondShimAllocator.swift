@@ -1,6 +1,6 @@
 import BowmanControl
 import BowmanCore
-import Foundation
+import BowmanSystem
 
 /// Shim-UDP allocation under the second shim: the source/destination pairs
 /// the policy allows are raced (staggered, RFC 8305), each attempt on its
@@ -9,7 +9,7 @@ import Foundation
 /// node and flow, after which the second shim is out of the way.
 public enum SecondShimAllocator {
     public struct Result {
-        public let node: ShimUDPNode
+        public let node: ShimUDPDriver
         public let flow: ShimUDP.FlowID
         public let pair: SecondShim.Pair
         /// Every pair that was started, in order.
@@ -32,8 +32,8 @@ public enum SecondShimAllocator {
                                 policy: SecondShim.Policy, attemptDelay: UInt64 = 250, timeout: UInt64 = 5000,
                                 perAttempt: ShimUDP.Configuration = .init()) throws -> Result {
         let pairs = SecondShim.pairs(destinations: destinations, sources: sources, policy: policy)
-        var race = SecondShim.Race(pairs: pairs, now: ShimUDPNode.now(), attemptDelay: attemptDelay, timeout: timeout)
-        var attempts: [SecondShim.Pair: (ShimUDPNode, ShimUDP.FlowID)] = [:]
+        var race = SecondShim.Race(pairs: pairs, now: SystemClock.monotonicMilliseconds, attemptDelay: attemptDelay, timeout: timeout)
+        var attempts: [SecondShim.Pair: (ShimUDPDriver, ShimUDP.FlowID)] = [:]
         var attempted: [SecondShim.Pair] = []
         func act(_ actions: [SecondShim.Race.Action]) throws -> Result? {
             for a in actions {
@@ -41,12 +41,12 @@ public enum SecondShimAllocator {
                 case .attempt(let p):
                     attempted.append(p)
                     do {
-                        let node = try ShimUDPNode(address: p.source, configuration: perAttempt, clientOnly: true)
+                        let node = try ShimUDPDriver(address: p.source, configuration: perAttempt, clientOnly: true)
                         let (f, _) = try node.allocate(to: application, address: p.destination)
                         attempts[p] = (node, f)
                     } catch {
                         // Cannot even bind this source: this pair has failed.
-                        if let r = try act(race.failed(p, now: ShimUDPNode.now())) { return r }
+                        if let r = try act(race.failed(p, now: SystemClock.monotonicMilliseconds)) { return r }
                     }
                 case .cancel(let p):
                     attempts[p] = nil
@@ -61,20 +61,20 @@ public enum SecondShimAllocator {
             return nil
         }
         while true {
-            if let r = try act(race.tick(now: ShimUDPNode.now())) { return r }
+            if let r = try act(race.tick(now: SystemClock.monotonicMilliseconds)) { return r }
             for (p, (node, f)) in attempts {
                 for n in try node.poll(milliseconds: attempts.count > 1 ? 2 : 10) {
                     switch n {
                     case .flowAllocated(f, _):
-                        if let r = try act(race.succeeded(p, now: ShimUDPNode.now())) { return r }
+                        if let r = try act(race.succeeded(p, now: SystemClock.monotonicMilliseconds)) { return r }
                     case .flowFailed(f, _):
                         attempts[p] = nil
-                        if let r = try act(race.failed(p, now: ShimUDPNode.now())) { return r }
+                        if let r = try act(race.failed(p, now: SystemClock.monotonicMilliseconds)) { return r }
                     default: break
                     }
                 }
             }
-            if attempts.isEmpty { usleep(2000) }
+            if attempts.isEmpty { SystemClock.sleep(milliseconds: 2) }
         }
     }
 }

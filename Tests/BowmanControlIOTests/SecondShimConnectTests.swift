@@ -1,7 +1,7 @@
-import Bowman
+import BowmanLab
+import BowmanControlIO
 import BowmanControl
 import BowmanCore
-import BowmanPipeline
 import BowmanSystem
 import BowmanTestSupport
 import Foundation

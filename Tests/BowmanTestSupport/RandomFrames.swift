@@ -1,10 +1,9 @@
 import BowmanCore
 import BowmanPacket
-import BowmanTestSupport
 
 /// Random but valid frame specifications for property tests.
-enum RandomFrames {
-    static func spec(_ rng: inout SeededRandom) -> FrameSpec {
+public enum RandomFrames {
+    public static func spec(_ rng: inout SeededRandom) -> FrameSpec {
         let vlans = (0..<Int.random(in: 0...2, using: &rng)).map { _ in UInt16.random(in: 0...0xFFFF, using: &rng) }
         let payload = (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let transport: FrameSpec.Transport = switch Int.random(in: 0..<4, using: &rng) {

@@ -1,8 +1,8 @@
-import Bowman
+import BowmanLab
+import BowmanControlIO
 import BowmanCBOR
 import BowmanControl
 import BowmanCore
-import BowmanPipeline
 import BowmanSystem
 import BowmanTestSupport
 import Foundation
@@ -14,7 +14,7 @@ import Testing
 /// offers Bowman's ALM objective, the other discovers it and synchronises
 /// its value; a decline, a flood, and garbage sent to port 7017 too.
 @Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces"))
-struct GRASPSocketTests {
+struct GRASPDriverTests {
     @Test func discoverAndSynchroniseAcrossAVethLink() throws {
         let lab = VethLab(prefix: "bmg", tag: "\(getpid() % 100_000)")
         try lab.setUp()
@@ -35,7 +35,7 @@ struct GRASPSocketTests {
         let server = try PinnedThread(name: "grasp-offer", core: nil) {
             do {
                 try NetworkNamespace.enter(right)
-                let node = try GRASPSocketNode(interfaces: [rightIf])
+                let node = try GRASPDriver(interfaces: [rightIf])
                 node.offer(GRASPObjective(name: "Bowman.ALM", flags: [.discovery, .synchronization], loopCount: 1, value: value),
                            at: node.listenerLocator)
                 node.offer(GRASPObjective(name: "Bowman.Bandwidth", flags: [.discovery, .negotiation], loopCount: 1), at: node.listenerLocator)
@@ -63,11 +63,11 @@ struct GRASPSocketTests {
         try #require(box.error == nil, "\(box.error ?? "")")
         let leftIf = lab.leftInterface
         let outcome = try inNamespace(lab.left) { () -> [String] in
-            let node = try GRASPSocketNode(interfaces: [leftIf])
+            let node = try GRASPDriver(interfaces: [leftIf])
             func wait(_ first: [GRASPNode.Action], _ ms: UInt64 = 4_000) -> GRASPNode.Action? {
                 if let a = first.first { return a }
-                let end = GRASPSocketNode.now() + ms
-                while GRASPSocketNode.now() < end { if let a = node.poll(milliseconds: 20).first { return a } }
+                let end = GRASPDriver.now() + ms
+                while GRASPDriver.now() < end { if let a = node.poll(milliseconds: 20).first { return a } }
                 return nil
             }
             var log: [String] = []
@@ -131,19 +131,19 @@ struct GRASPSocketTests {
         let server = try PinnedThread(name: "alm-right", core: nil) {
             do {
                 try NetworkNamespace.enter(right)
-                let alm = ALMNeighbours(node: try GRASPSocketNode(interfaces: [rightIf]),
+                let alm = ALMDriver(node: try GRASPDriver(interfaces: [rightIf]),
                                         alm: ShimUDP.Endpoint(IPAddress("fd00:18::2")!, 3359), interval: 300)
                 while !stop.isSet { box.seen += alm.poll(milliseconds: 20) }
             } catch { box.error = "\(error)" }
         }
         defer { stop.set(); server.join() }
         let mine = try inNamespace(lab.left) { () -> [ALMNeighbours.Neighbour] in
-            let alm = ALMNeighbours(node: try GRASPSocketNode(interfaces: [leftIf]),
+            let alm = ALMDriver(node: try GRASPDriver(interfaces: [leftIf]),
                                     alm: ShimUDP.Endpoint(IPAddress("198.18.0.1")!, 3359), interval: 300)
             var seen: [ALMNeighbours.Neighbour] = []
-            let end = GRASPSocketNode.now() + 5_000
+            let end = GRASPDriver.now() + 5_000
             // Keep answering until the other side has found us too.
-            while GRASPSocketNode.now() < end && (seen.isEmpty || box.seen.isEmpty) { seen += alm.poll(milliseconds: 20) }
+            while GRASPDriver.now() < end && (seen.isEmpty || box.seen.isEmpty) { seen += alm.poll(milliseconds: 20) }
             return seen
         }
         stop.set()

@@ -1,17 +1,16 @@
 import BowmanControl
 import BowmanCore
-import BowmanPipeline
-import Glibc
+import BowmanSystem
 
 /// The management core's event loop: one thread, one poll(2) over every
-/// control-plane socket (the shim-UDP node's listen and flow sockets, the
+/// control-plane socket (the shim-UDP driver's listen and flow sockets, the
 /// GRASP listeners and sessions), woken by input or by the earliest timer
 /// of any of them. Results go to the handlers, on this thread. The data
 /// plane's workers take the last CPUs; this loop belongs on the first.
 public final class ManagementLoop {
-    public let shim: ShimUDPNode?
-    public let grasp: GRASPSocketNode?
-    public let alm: ALMNeighbours?
+    public let shim: ShimUDPDriver?
+    public let grasp: GRASPDriver?
+    public let alm: ALMDriver?
     public var onShim: (ShimUDP.Action) -> Void = { _ in }
     public var onGRASP: (GRASPNode.Action) -> Void = { _ in }
     public var onNeighbour: (ALMNeighbours.Neighbour) -> Void = { _ in }
@@ -20,8 +19,8 @@ public final class ManagementLoop {
     public private(set) var errors: [String] = []
 
     /// `alm`, when given, must run on `grasp`.
-    public init(shim: ShimUDPNode? = nil, grasp: GRASPSocketNode? = nil, alm: ALMNeighbours? = nil) {
-        precondition(alm == nil || alm!.node === grasp, "ALMNeighbours must run on the loop's GRASP node")
+    public init(shim: ShimUDPDriver? = nil, grasp: GRASPDriver? = nil, alm: ALMDriver? = nil) {
+        precondition(alm == nil || alm!.node === grasp, "ALMDriver must run on the loop's GRASP driver")
         self.shim = shim
         self.grasp = grasp
         self.alm = alm
@@ -31,14 +30,10 @@ public final class ManagementLoop {
     public func runOnce(milliseconds: Int32) {
         rounds += 1
         let shimFDs = shim?.descriptors ?? []
-        let graspPoll = grasp?.pollDescriptors ?? []
-        let graspFDs = graspPoll.map(\.fd)
-        var fds = shimFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) } + graspPoll
+        let graspPoll = grasp?.pollRequests ?? []
         let deadlines = [shim?.nextDeadline, grasp?.nextDeadline, alm?.nextDeadline].compactMap { $0 }
-        var wait = milliseconds
-        if let d = deadlines.min() { wait = min(wait, Int32(clamping: max(0, Int64(d) - Int64(ShimUDPNode.now())))) }
-        _ = poll(&fds, nfds_t(fds.count), wait)
-        let ready = Set(fds.filter { $0.revents != 0 }.map(\.fd))
+        let wait = SystemClock.millisecondsUntil(deadlines.min(), cap: milliseconds)
+        let ready = Poll.wait(shimFDs.map { Poll.Request($0) } + graspPoll, milliseconds: wait)
         if let shim {
             do { for a in try shim.service(readable: ready.intersection(shimFDs)) { onShim(a) } } catch {
                 errors.append("shim-udp: \(error)")
@@ -46,7 +41,7 @@ public final class ManagementLoop {
             }
         }
         if let grasp {
-            let results = grasp.service(readable: ready.intersection(graspFDs))
+            let results = grasp.service(readable: ready.intersection(graspPoll.map(\.descriptor)))
             for a in results { onGRASP(a) }
             if let alm { for n in alm.step(results) { onNeighbour(n) } }
         }

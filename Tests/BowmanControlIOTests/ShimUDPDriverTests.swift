@@ -1,7 +1,7 @@
-import Bowman
+import BowmanLab
+import BowmanControlIO
 import BowmanControl
 import BowmanCore
-import BowmanPipeline
 import BowmanSystem
 import BowmanTestSupport
 import Foundation
@@ -10,7 +10,7 @@ import Testing
 /// Two nodes in two namespaces allocate a shim-UDP flow by application name
 /// and exchange data over real UDP sockets.
 @Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces"))
-struct ShimUDPNodeTests {
+struct ShimUDPDriverTests {
     func exchange(v6: Bool, application: String) throws -> (String?, [ShimUDP.Action]) {
         let lab = VethLab(prefix: "bmu", tag: "\(v6 ? 6 : 4)\(getpid() % 10_000)")
         try lab.setUp()
@@ -22,7 +22,7 @@ struct ShimUDPNodeTests {
         let server = try PinnedThread(name: "shim-server", core: nil) {
             do {
                 try NetworkNamespace.enter(right)
-                let node = try ShimUDPNode(address: serverAddress)
+                let node = try ShimUDPDriver(address: serverAddress)
                 node.register("echo-app")
                 ready.signal()
                 while !stop.isSet {
@@ -43,7 +43,7 @@ struct ShimUDPNodeTests {
             var cfg = ShimUDP.Configuration()
             cfg.echoTimeout = 100
             cfg.retries = 2
-            let node = try ShimUDPNode(address: clientAddress, configuration: cfg)
+            let node = try ShimUDPDriver(address: clientAddress, configuration: cfg)
             var seen: [ShimUDP.Action] = []
             let (f, first) = try node.allocate(to: application, host: host)
             seen += first
@@ -87,7 +87,7 @@ struct ShimUDPNodeTests {
         let server = try PinnedThread(name: "shim-server", core: nil) {
             do {
                 try NetworkNamespace.enter(right)
-                let node = try ShimUDPNode(address: IPAddress("198.18.0.2")!)
+                let node = try ShimUDPDriver(address: IPAddress("198.18.0.2")!)
                 node.register("echo-app")
                 ready.signal()
                 while !stop.isSet {
@@ -120,7 +120,7 @@ struct ShimUDPNodeTests {
 
     /// Only lookups that never leave the machine: /etc/hosts and literals.
     @Test func resolverUsesHostsAndLiterals() throws {
-        #expect(try ShimUDPNode.resolve("localhost", family: .v4(IPv4Address(0, 0, 0, 0))) == IPAddress("127.0.0.1"))
-        #expect(try ShimUDPNode.resolve("fd00:18::2", family: .v6(IPv6Address("::")!)) == IPAddress("fd00:18::2"))
+        #expect(try ShimUDPDriver.resolve("localhost", family: .v4(IPv4Address(0, 0, 0, 0))) == IPAddress("127.0.0.1"))
+        #expect(try ShimUDPDriver.resolve("fd00:18::2", family: .v6(IPv6Address("::")!)) == IPAddress("fd00:18::2"))
     }
 }
