@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "BowmanSystem", targets: ["BowmanSystem"]),
         .library(name: "BowmanControl", targets: ["BowmanControl"]),
         .library(name: "BowmanControlIO", targets: ["BowmanControlIO"]),
+        .library(name: "BowmanRouting", targets: ["BowmanRouting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "BowmanClassifier", dependencies: ["BowmanCore", "BowmanPacket"], swiftSettings: strict),
         .target(name: "BowmanCBOR", swiftSettings: strict),
         .target(name: "BowmanControl", dependencies: ["BowmanCore", "BowmanCBOR"], swiftSettings: strict),
+        .target(name: "BowmanRouting", dependencies: ["BowmanCore"], swiftSettings: strict),
 
         // MARK: kernel-facing modules
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
@@ -67,12 +69,12 @@ let package = Package(
 
         // MARK: the node and the command line
         .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier",
-                                        "BowmanCBOR", "BowmanControl", "BowmanControlIO", "BowmanLab"],
+                                        "BowmanCBOR", "BowmanControl", "BowmanControlIO", "BowmanLab", "BowmanRouting"],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
                                          "BowmanPipeline", "BowmanClassifier", "BowmanCBOR", "BowmanControl", "BowmanControlIO",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "BowmanRouting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
         // MARK: tests
@@ -84,6 +86,7 @@ let package = Package(
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanCBORTests", dependencies: ["BowmanTestSupport", "BowmanCBOR"]),
         .testTarget(name: "BowmanControlTests", dependencies: ["BowmanTestSupport", "BowmanControl", "BowmanCBOR", "BowmanCore"]),
+        .testTarget(name: "BowmanRoutingTests", dependencies: ["BowmanTestSupport", "BowmanRouting", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanSystemTests", dependencies: ["BowmanTestSupport", "BowmanSystem", "BowmanLab", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),

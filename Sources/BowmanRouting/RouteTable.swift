@@ -1,0 +1,176 @@
+import BowmanCore
+
+/// One named route table (Odyssey's Route Table Extension): entries map a
+/// prefix to a channel (or next-hop) id; a lookup takes an address or a
+/// packet and returns the channel of the longest matching prefix. IPv4 and
+/// IPv6 live in one table, each in its own `StrideTable`, made when the
+/// first route of that family arrives (a table costs 64 MiB of root
+/// entries per family).
+public final class RouteTable: @unchecked Sendable {
+    public let name: String
+    /// Odyssey's table type; `ip` is the one Bowman implements.
+    public let type: String
+    public private(set) var v4: StrideTable?
+    public private(set) var v6: StrideTable?
+    let groupsV4: Int, groupsV6: Int
+
+    /// `groupsV4`/`groupsV6`: capacity for prefixes longer than /24 (groups of 256 entries).
+    public init(name: String, type: String = "ip", groupsV4: Int = 1 << 16, groupsV6: Int = 1 << 17) {
+        self.name = name
+        self.type = type
+        self.groupsV4 = groupsV4
+        self.groupsV6 = groupsV6
+    }
+
+    public var count: Int { (v4?.ruleCount ?? 0) + (v6?.ruleCount ?? 0) }
+
+    static func key(_ a: IPAddress) -> RouteKey {
+        switch a {
+        case .v4(let x): return RouteKey(v4: x.rawValue)
+        case .v6(let x): return RouteKey(high: x.high, low: x.low)
+        }
+    }
+
+    /// Adds or replaces `prefix -> channel`; returns the channel it replaced.
+    @discardableResult
+    public func add(_ prefix: IPPrefix, channel: Int) throws(StrideTable.Failure) -> Int? {
+        switch prefix.address {
+        case .v4:
+            if v4 == nil { v4 = StrideTable(width: 32, groupCapacity: groupsV4) }
+            return try v4!.insert(Self.key(prefix.address), length: Int(prefix.length), nextHop: channel)
+        case .v6:
+            if v6 == nil { v6 = StrideTable(width: 128, groupCapacity: groupsV6) }
+            return try v6!.insert(Self.key(prefix.address), length: Int(prefix.length), nextHop: channel)
+        }
+    }
+
+    /// Deletes the entry for exactly `prefix`; returns its channel, nil if there was none.
+    @discardableResult
+    public func delete(_ prefix: IPPrefix) -> Int? {
+        switch prefix.address {
+        case .v4: return v4?.remove(Self.key(prefix.address), length: Int(prefix.length))
+        case .v6: return v6?.remove(Self.key(prefix.address), length: Int(prefix.length))
+        }
+    }
+
+    /// The channel of the longest prefix holding `a`, or nil.
+    public func lookup(_ a: IPAddress) -> Int? {
+        let r: Int
+        switch a {
+        case .v4(let x): r = v4?.lookup(v4: x.rawValue) ?? -1
+        case .v6(let x): r = v6?.lookup(RouteKey(high: x.high, low: x.low)) ?? -1
+        }
+        return r < 0 ? nil : r
+    }
+
+    /// The channel for an Ethernet frame's destination address (IPv4 or
+    /// IPv6, behind up to two VLAN tags), or -1: no route, or not an IP
+    /// packet whole enough to hold its destination.
+    @inlinable
+    public func lookup(frame p: UnsafeRawBufferPointer) -> Int {
+        guard let (family, at) = Self.destination(in: p) else { return -1 }
+        if family == 4 {
+            guard let t = v4 else { return -1 }
+            return t.lookup(v4: UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+        }
+        guard let t = v6 else { return -1 }
+        let hi = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        let lo = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self))
+        return t.lookup(RouteKey(high: hi, low: lo))
+    }
+
+    /// Where the destination address of an Ethernet frame is: (4 or 6, byte offset).
+    @inlinable
+    public static func destination(in p: UnsafeRawBufferPointer) -> (Int, Int)? {
+        var l3 = 14
+        guard p.count >= l3 else { return nil }
+        var type = UInt16(p[12]) << 8 | UInt16(p[13])
+        var tags = 0
+        while (type == 0x8100 || type == 0x88A8) && tags < 2 {
+            guard p.count >= l3 + 4 else { return nil }
+            type = UInt16(p[l3 + 2]) << 8 | UInt16(p[l3 + 3])
+            l3 += 4; tags += 1
+        }
+        switch type {
+        case 0x0800:
+            guard p.count >= l3 + 20, p[l3] >> 4 == 4 else { return nil }
+            return (4, l3 + 16)
+        case 0x86DD:
+            guard p.count >= l3 + 40, p[l3] >> 4 == 6 else { return nil }
+            return (6, l3 + 24)
+        default:
+            return nil
+        }
+    }
+
+    /// Every entry, IPv4 first, by length then address.
+    public var entries: [(prefix: IPPrefix, channel: Int)] {
+        func list(_ t: StrideTable?, v4: Bool) -> [(prefix: IPPrefix, channel: Int)] {
+            (t?.routes ?? []).map { r in
+                let a: IPAddress = v4 ? .v4(IPv4Address(rawValue: UInt32(truncatingIfNeeded: r.key.high >> 32)))
+                                      : .v6(IPv6Address(high: r.key.high, low: r.key.low))
+                return (IPPrefix(address: a, length: r.length)!, r.nextHop)
+            }
+        }
+        return list(v4, v4: true) + list(v6, v4: false)
+    }
+
+    /// After a grace period (every worker quiescent since the last update): reuse freed groups.
+    public func recycleRetiredGroups() {
+        v4?.recycleRetiredGroups()
+        v6?.recycleRetiredGroups()
+    }
+}
+
+/// The named route tables of a node (Odyssey's `o_rt_create`, `o_rt_get_id`,
+/// `o_rt_get_rt`, `o_rt_destroy`): several at once, one per topology.
+public struct RouteTables: Sendable {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case exists(String)
+        case unknownType(String)
+        case badName(String)
+        public var description: String {
+            switch self {
+            case .exists(let n): return "route table '\(n)' exists already"
+            case .unknownType(let t): return "route table type '\(t)' is not supported (ip)"
+            case .badName(let n): return "'\(n)' is not a route table name (letters, digits, '-', '_', '.')"
+            }
+        }
+    }
+
+    var tables: [RouteTable?] = []
+    var ids: [String: Int] = [:]
+
+    public init() {}
+
+    /// Creates a table; returns its id.
+    public mutating func create(name: String, type: String = "ip") throws(Failure) -> Int {
+        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }) else {
+            throw .badName(name)
+        }
+        guard type == "ip" else { throw .unknownType(type) }
+        guard ids[name] == nil else { throw .exists(name) }
+        let id = tables.firstIndex { $0 == nil } ?? tables.count
+        if id == tables.count { tables.append(nil) }
+        tables[id] = RouteTable(name: name, type: type)
+        ids[name] = id
+        return id
+    }
+
+    /// The id of the table named `name`, or nil (Odyssey: -1).
+    public func id(named name: String) -> Int? { ids[name] }
+
+    public func table(_ id: Int) -> RouteTable? { id >= 0 && id < tables.count ? tables[id] : nil }
+    public subscript(name: String) -> RouteTable? { ids[name].flatMap { table($0) } }
+
+    /// Destroys table `id`; false if there is none.
+    @discardableResult
+    public mutating func destroy(_ id: Int) -> Bool {
+        guard let t = table(id) else { return false }
+        ids[t.name] = nil
+        tables[id] = nil
+        return true
+    }
+
+    public var names: [String] { ids.keys.sorted() }
+}
