@@ -11,6 +11,9 @@ public enum TestData {
 
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
+    /// A test data file read whole as UTF-8 text.
+    public static func text(_ relative: String) throws -> String { try String(contentsOfFile: path(relative), encoding: .utf8) }
+
     /// Every file under `relative` whose name ends in one of `extensions`, sorted.
     public static func files(under relative: String, extensions: [String]) -> [String] {
         let base = root.appendingPathComponent(relative)
