@@ -57,6 +57,10 @@ let package = Package(
                            .product(name: "BowmanClassifier", package: bowman)],
             path: "Benchmarks/Classify",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // Longest-prefix match on the full Internet table, next to rte_lpm / rte_lpm6 (lpm/lpm_dpdk.c).
+        .executableTarget(name: "lpm-bench", dependencies: [.product(name: "BowmanRouting", package: bowman),
+                                                            .product(name: "BowmanCore", package: bowman)],
+                          path: "Tools/lpm-bench"),
         // Interleaved Swift/C rounds with a plain clock, printing the ratio.
         .executableTarget(
             name: "parse-ratio",

@@ -19,7 +19,7 @@ public struct RouteKey: Hashable, Sendable, Comparable {
     }
 
     /// The key with every bit from `length` on cleared.
-    @inlinable func masked(_ length: Int) -> RouteKey {
+    @inlinable public func masked(_ length: Int) -> RouteKey {
         let mh: UInt64 = length <= 0 ? 0 : (length >= 64 ? ~0 : ~0 << UInt64(64 - length))
         let ml: UInt64 = length <= 64 ? 0 : (length >= 128 ? ~0 : ~0 << UInt64(128 - length))
         return RouteKey(high: high & mh, low: low & ml)
