@@ -3,22 +3,37 @@ import BowmanCore
 /// One named route table (Odyssey's Route Table Extension): entries map a
 /// prefix to a channel (or next-hop) id; a lookup takes an address or a
 /// packet and returns the channel of the longest matching prefix. IPv4 and
-/// IPv6 live in one table, each in its own `StrideTable`, made when the
-/// first route of that family arrives (a table costs 64 MiB of root
-/// entries per family).
+/// IPv6 live in one table: IPv4 in a `CompactTable` (256 KiB of root, about
+/// 12 MB for a full Internet table), IPv6 in a `StrideTable` (64 MiB of
+/// root), each made when the first route of that family arrives.
 public final class RouteTable: @unchecked Sendable {
     public let name: String
     /// Odyssey's table type; `ip` is the one Bowman implements.
     public let type: String
-    public private(set) var v4: StrideTable?
+    public private(set) var v4: CompactTable?
     public private(set) var v6: StrideTable?
-    let groupsV4: Int, groupsV6: Int
+    let wordsV4: Int, groupsV6: Int
 
-    /// `groupsV4`/`groupsV6`: capacity for prefixes longer than /24 (groups of 256 entries).
-    public init(name: String, type: String = "ip", groupsV4: Int = 1 << 16, groupsV6: Int = 1 << 17) {
+    /// A route refused; the table is as it was.
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case lengthOutOfRange(Int, family: Int)
+        case channelOutOfRange(Int)
+        case full(String)
+        public var description: String {
+            switch self {
+            case .lengthOutOfRange(let l, let f): "prefix length \(l) is not in 0...\(f == 4 ? 32 : 128)"
+            case .channelOutOfRange(let c): "channel \(c) is not in 0...\(CompactTable.maxNextHop)"
+            case .full(let why): why
+            }
+        }
+    }
+
+    /// `wordsV4`: arena words for IPv4 nodes (a full table needs about 2.8 M);
+    /// `groupsV6`: groups of 256 entries for IPv6 prefixes longer than /24.
+    public init(name: String, type: String = "ip", wordsV4: Int = 1 << 24, groupsV6: Int = 1 << 17) {
         self.name = name
         self.type = type
-        self.groupsV4 = groupsV4
+        self.wordsV4 = wordsV4
         self.groupsV6 = groupsV6
     }
 
@@ -33,22 +48,62 @@ public final class RouteTable: @unchecked Sendable {
 
     /// Adds or replaces `prefix -> channel`; returns the channel it replaced.
     @discardableResult
-    public func add(_ prefix: IPPrefix, channel: Int) throws(StrideTable.Failure) -> Int? {
+    public func add(_ prefix: IPPrefix, channel: Int) throws(Failure) -> Int? {
+        guard (0...CompactTable.maxNextHop).contains(channel) else { throw .channelOutOfRange(channel) }
         switch prefix.address {
-        case .v4:
-            if v4 == nil { v4 = StrideTable(width: 32, groupCapacity: groupsV4) }
-            return try v4!.insert(Self.key(prefix.address), length: Int(prefix.length), nextHop: channel)
+        case .v4(let a):
+            if v4 == nil { v4 = CompactTable(arenaWords: wordsV4) }
+            do throws(CompactTable.Failure) { return try v4!.insert(a.rawValue, length: Int(prefix.length), nextHop: channel) } catch {
+                throw Self.failure(error)
+            }
         case .v6:
             if v6 == nil { v6 = StrideTable(width: 128, groupCapacity: groupsV6) }
-            return try v6!.insert(Self.key(prefix.address), length: Int(prefix.length), nextHop: channel)
+            do throws(StrideTable.Failure) { return try v6!.insert(Self.key(prefix.address), length: Int(prefix.length), nextHop: channel) } catch {
+                throw Self.failure(error)
+            }
         }
     }
 
-    /// Deletes the entry for exactly `prefix`; returns its channel, nil if there was none.
+    /// Adds or replaces many routes at once: IPv4 ones rebuilt once per /16
+    /// (what loading a full table wants). Refused whole for IPv4; IPv6 routes
+    /// are added one by one and a refusal leaves the earlier ones in.
+    public func add(contentsOf routes: [(prefix: IPPrefix, channel: Int)]) throws(Failure) {
+        var four: [CompactTable.Change] = []
+        for r in routes {
+            guard (0...CompactTable.maxNextHop).contains(r.channel) else { throw .channelOutOfRange(r.channel) }
+            if case .v4(let a) = r.prefix.address { four.append(.add(address: a.rawValue, length: Int(r.prefix.length), nextHop: r.channel)) }
+        }
+        if !four.isEmpty {
+            if v4 == nil { v4 = CompactTable(arenaWords: wordsV4) }
+            do throws(CompactTable.Failure) { try v4!.apply(four) } catch { throw Self.failure(error) }
+        }
+        for r in routes { if case .v6 = r.prefix.address { try add(r.prefix, channel: r.channel) } }
+    }
+
+    static func failure(_ e: CompactTable.Failure) -> Failure {
+        switch e {
+        case .lengthOutOfRange(let l): .lengthOutOfRange(l, family: 4)
+        case .nextHopOutOfRange(let n): .channelOutOfRange(n)
+        case .outOfMemory: .full(e.description)
+        }
+    }
+
+    static func failure(_ e: StrideTable.Failure) -> Failure {
+        switch e {
+        case .lengthOutOfRange(let l, _): .lengthOutOfRange(l, family: 6)
+        case .nextHopOutOfRange(let n): .channelOutOfRange(n)
+        case .outOfGroups: .full(e.description)
+        }
+    }
+
+    /// Deletes the entry for exactly `prefix`; returns its channel, nil if
+    /// there was none. (An IPv4 delete rebuilds its /16 and is refused,
+    /// changing nothing, when the table's node memory is exhausted.)
     @discardableResult
-    public func delete(_ prefix: IPPrefix) -> Int? {
+    public func delete(_ prefix: IPPrefix) throws(Failure) -> Int? {
         switch prefix.address {
-        case .v4: return v4?.remove(Self.key(prefix.address), length: Int(prefix.length))
+        case .v4(let a):
+            do throws(CompactTable.Failure) { return try v4?.remove(a.rawValue, length: Int(prefix.length)) } catch { throw Self.failure(error) }
         case .v6: return v6?.remove(Self.key(prefix.address), length: Int(prefix.length))
         }
     }
@@ -57,7 +112,7 @@ public final class RouteTable: @unchecked Sendable {
     public func lookup(_ a: IPAddress) -> Int? {
         let r: Int
         switch a {
-        case .v4(let x): r = v4?.lookup(v4: x.rawValue) ?? -1
+        case .v4(let x): r = v4?.lookup(x.rawValue) ?? -1
         case .v6(let x): r = v6?.lookup(RouteKey(high: x.high, low: x.low)) ?? -1
         }
         return r < 0 ? nil : r
@@ -71,7 +126,7 @@ public final class RouteTable: @unchecked Sendable {
         guard let (family, at) = Self.destination(in: p) else { return -1 }
         if family == 4 {
             guard let t = v4 else { return -1 }
-            return t.lookup(v4: UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            return t.lookup(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
         }
         guard let t = v6 else { return -1 }
         let hi = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt64.self))
@@ -105,19 +160,20 @@ public final class RouteTable: @unchecked Sendable {
 
     /// Every entry, IPv4 first, by length then address.
     public var entries: [(prefix: IPPrefix, channel: Int)] {
-        func list(_ t: StrideTable?, v4: Bool) -> [(prefix: IPPrefix, channel: Int)] {
-            (t?.routes ?? []).map { r in
-                let a: IPAddress = v4 ? .v4(IPv4Address(rawValue: UInt32(truncatingIfNeeded: r.key.high >> 32)))
-                                      : .v6(IPv6Address(high: r.key.high, low: r.key.low))
-                return (IPPrefix(address: a, length: r.length)!, r.nextHop)
-            }
+        let four = (v4?.routes ?? []).map { r in (prefix: IPPrefix(address: .v4(IPv4Address(rawValue: r.address)), length: r.length)!, channel: r.nextHop) }
+        let six = (v6?.routes ?? []).map { r in
+            (prefix: IPPrefix(address: .v6(IPv6Address(high: r.key.high, low: r.key.low)), length: r.length)!, channel: r.nextHop)
         }
-        return list(v4, v4: true) + list(v6, v4: false)
+        return four + six
     }
 
-    /// After a grace period (every worker quiescent since the last update): reuse freed groups.
-    public func recycleRetiredGroups() {
-        v4?.recycleRetiredGroups()
+    /// Bytes of lookup entries in use (both families).
+    public var tableBytes: Int { (v4?.tableBytes ?? 0) + (v6?.tableBytes ?? 0) }
+
+    /// After a grace period (every worker quiescent since the last update):
+    /// reuse the memory updates freed.
+    public func recycleRetired() {
+        v4?.recycleRetired()
         v6?.recycleRetiredGroups()
     }
 }

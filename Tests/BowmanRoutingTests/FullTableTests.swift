@@ -92,6 +92,42 @@ import Testing
         try run(v6, width: 128, nextHops: v6.indices.map { $0 % 1021 }, what: "IPv6 full table")
     }
 
+    /// The compact IPv4 table on the full table: loaded as one batch, then
+    /// the same churn one change at a time, then emptied in one batch.
+    @Test func fullInternetTableCompact() throws {
+        let v4 = try Self.fullTableLines().compactMap { IPPrefix($0) }.filter { if case .v4 = $0.address { true } else { false } }
+        func addr(_ p: IPPrefix) -> UInt32 { UInt32(truncatingIfNeeded: Self.key(p).high >> 32) }
+        let t = CompactTable()
+        var ref = ByLengthLPM(width: 32)
+        try t.apply(v4.enumerated().map { .add(address: addr($0.element), length: Int($0.element.length), nextHop: $0.offset % 1021) })
+        for (i, p) in v4.enumerated() { ref.insert(Self.key(p), Int(p.length), i % 1021) }
+        #expect(t.ruleCount == v4.count)
+        #expect(t.tableBytes < 16_000_000, "\(t.tableBytes) bytes")
+        func agree(_ what: String, seed: UInt64) {
+            var bad = 0
+            for k in Self.probes(v4, width: 32, count: 60_000, seed: seed) {
+                let got = t.lookup(UInt32(truncatingIfNeeded: k.high >> 32)), want = ref.lookup(k)
+                if got != want { bad += 1; if bad <= 3 { Issue.record("\(what): \(IPv4Address(rawValue: UInt32(truncatingIfNeeded: k.high >> 32))) table \(got) reference \(want)") } }
+            }
+            #expect(bad == 0, "\(what): \(bad) differ")
+        }
+        agree("compact, whole", seed: 1)
+        var rng = SeededRandom(seed: 2)
+        // (Every ninth: each change rebuilds its /16, which a debug build makes slow.)
+        for (i, p) in v4.enumerated() where i % 9 == 0 {
+            try t.remove(addr(p), length: Int(p.length)); ref.remove(Self.key(p), Int(p.length))
+            if Bool.random(using: &rng) {
+                try t.insert(addr(p), length: Int(p.length), nextHop: i % 251)
+                ref.insert(Self.key(p), Int(p.length), i % 251)
+            }
+            if i % 9000 == 0 { t.recycleRetired() }
+        }
+        t.recycleRetired()
+        agree("compact, after churn", seed: 3)
+        try t.apply(t.routes.map { .delete(address: $0.address, length: $0.length) })
+        #expect(t.ruleCount == 0 && t.nodeCount == 0 && t.wordsInUse == 0)
+    }
+
     @Test func routeViewsIPv6() throws {
         let text = try String(contentsOfFile: TestData.path("routing/ipv6-routes-852"), encoding: .utf8)
         var prefixes: [IPPrefix] = [], hops: [Int] = []

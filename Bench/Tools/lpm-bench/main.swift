@@ -5,10 +5,12 @@ import Synchronization
 
 // Longest-prefix match on the full Internet table (../shared/testdata/
 // routing/prefixes.txt.gz: 901,899 IPv4 + 160,147 IPv6 prefixes; next hop
-// of the i-th prefix of a family: i mod 65536) with Bowman's StrideTable:
-// build time, memory, lookups/s (bursts of 64 as workers run them, and one
-// at a time) on two traffic sets a family, and one route added or deleted
-// until another core's lookups see it.
+// of the i-th prefix of a family: i mod 65536) with Bowman's tables
+// (IPv4: CompactTable, what route tables use, and StrideTable, the
+// DIR-24-8 form, for comparison; IPv6: StrideTable): build time, memory,
+// lookups/s (bursts of 64 as workers run them, and one at a time) on two
+// traffic sets a family, and one route added or deleted until another
+// core's lookups see it.
 //
 // lpm-bench [--dump DIR]: with --dump also writes what lpm_dpdk (rte_lpm,
 // rte_lpm6) reads to run the same prefixes and addresses and check every
@@ -77,15 +79,15 @@ func inside(_ p: IPPrefix, _ rng: inout SplitMix) -> RouteKey {
 
 /// A lookup spinning on another thread: told which next hop to wait for,
 /// it notes the time it first sees it.
-final class Probe: @unchecked Sendable {
-    let key: RouteKey, v4: Bool, table: StrideTable
+final class Probe<T: Table>: @unchecked Sendable {
+    let key: RouteKey, table: T
     let want = Atomic<Int>(-2), seenAt = Atomic<UInt64>(0), stop = Atomic<Bool>(false)
-    init(key: RouteKey, v4: Bool, table: StrideTable) { self.key = key; self.v4 = v4; self.table = table }
+    init(key: RouteKey, table: T) { self.key = key; self.table = table }
     func watch() {
         while !stop.load(ordering: .relaxed) {
             let w = want.load(ordering: .acquiring)
             if w == -2 { continue }
-            let v = v4 ? table.lookup(v4: UInt32(truncatingIfNeeded: key.high >> 32)) : table.lookup(key)
+            let v = table.lookup(key)
             if v == w { seenAt.store(now(), ordering: .relaxed); want.store(-2, ordering: .releasing) }
         }
     }
@@ -104,15 +106,145 @@ func write<T>(_ values: [T], to path: String) throws {
     try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
 }
 
+/// What the benchmark needs of a table; generic code over it is specialised.
+protocol Table: AnyObject, Sendable {
+    func lookup(_ k: RouteKey) -> Int
+    func lookup(burst: UnsafeBufferPointer<RouteKey>, v4: UnsafeBufferPointer<UInt32>, into: UnsafeMutablePointer<Int>)
+    func add(_ k: RouteKey, _ length: Int, _ nh: Int) throws
+    func delete(_ k: RouteKey, _ length: Int) throws
+    func recycle()
+    var bytes: Int { get }
+    var detail: String { get }
+}
+
+final class Stride: Table, @unchecked Sendable {
+    let t: StrideTable
+    init(_ t: StrideTable) { self.t = t }
+    @inline(__always) func lookup(_ k: RouteKey) -> Int { t.width == 32 ? t.lookup(v4: UInt32(truncatingIfNeeded: k.high >> 32)) : t.lookup(k) }
+    @inline(__always) func lookup(burst: UnsafeBufferPointer<RouteKey>, v4: UnsafeBufferPointer<UInt32>, into o: UnsafeMutablePointer<Int>) {
+        if t.width == 32 { t.lookup(v4: v4, into: o) } else { t.lookup(burst, into: o) }
+    }
+    func add(_ k: RouteKey, _ length: Int, _ nh: Int) throws { try t.insert(k, length: length, nextHop: nh) }
+    func delete(_ k: RouteKey, _ length: Int) throws { t.remove(k, length: length) }
+    func recycle() { t.recycleRetiredGroups() }
+    var bytes: Int { t.tableBytes }
+    var detail: String { "\(t.groupsInUse) groups" }
+}
+
+final class Compact: Table, @unchecked Sendable {
+    let t: CompactTable
+    init(_ t: CompactTable) { self.t = t }
+    @inline(__always) func lookup(_ k: RouteKey) -> Int { t.lookup(UInt32(truncatingIfNeeded: k.high >> 32)) }
+    @inline(__always) func lookup(burst: UnsafeBufferPointer<RouteKey>, v4: UnsafeBufferPointer<UInt32>, into o: UnsafeMutablePointer<Int>) {
+        t.lookup(v4, into: o)
+    }
+    func add(_ k: RouteKey, _ length: Int, _ nh: Int) throws { try t.insert(UInt32(truncatingIfNeeded: k.high >> 32), length: length, nextHop: nh) }
+    func delete(_ k: RouteKey, _ length: Int) throws { try t.remove(UInt32(truncatingIfNeeded: k.high >> 32), length: length) }
+    func recycle() { t.recycleRetired() }
+    var bytes: Int { t.tableBytes }
+    var detail: String { "\(t.nodeCount) nodes" }
+}
+
+/// Bursts of 64 over every address, as a worker runs them; returns a value so the work is kept.
+@inline(never)
+func bursts<T: Table>(_ table: T, _ keys: [RouteKey], _ v4: [UInt32], _ out: inout [Int]) -> Int {
+    out.withUnsafeMutableBufferPointer { o in
+        keys.withUnsafeBufferPointer { k in
+            v4.withUnsafeBufferPointer { a in
+                var i = 0
+                while i < a.count {
+                    let end = min(i + 64, a.count)
+                    table.lookup(burst: UnsafeBufferPointer(rebasing: k[i..<end]), v4: UnsafeBufferPointer(rebasing: a[i..<end]), into: o.baseAddress! + i)
+                    i = end
+                }
+            }
+        }
+        return o[o.count - 1]
+    }
+}
+
+@inline(never)
+func singles<T: Table>(_ table: T, _ keys: [RouteKey]) -> Int {
+    var s = 0
+    for k in keys { s &+= table.lookup(k) }
+    return s
+}
+
 let all = try readPrefixes()
 var rows: [String] = [], updateRows: [String] = []
+var answers: [String: [Int]] = [:]
+
+@MainActor func run<T: Table>(_ family: String, _ form: String, _ prefixes: [IPPrefix], _ make: () throws -> T,
+                   sets: [(String, [RouteKey])]) throws {
+    let width = family == "v4" ? 32 : 128
+    let t0 = now()
+    let table = try make()
+    let buildMs = Double(now() - t0) / 1e6
+    for (name, keys) in sets {
+        var out = [Int](repeating: 0, count: keys.count)
+        let v4 = keys.map { UInt32(truncatingIfNeeded: $0.high >> 32) }
+        let b = timed(keys.count) { bursts(table, keys, v4, &out) }, s = timed(keys.count) { singles(table, keys) }
+        let hits = out.filter { $0 >= 0 }.count
+        // Every form gives the same answers; a sample checked against the per-length reference.
+        if let earlier = answers["\(family) \(name)"] { precondition(earlier == out, "\(family) \(name): \(form) disagrees") }
+        answers["\(family) \(name)"] = out
+        var byLength: [[RouteKey: Int]] = Array(repeating: [:], count: width + 1)
+        for (i, p) in prefixes.enumerated() { byLength[Int(p.length)][key(p.address)] = i % 65536 }
+        for i in stride(from: 0, to: keys.count, by: 97) {
+            var want = -1
+            for l in stride(from: width, through: 0, by: -1) {
+                if let nh = byLength[l][keys[i].masked(l)] { want = nh; break }
+            }
+            precondition(out[i] == want, "\(family) \(name): lookup \(i) gave \(out[i]), the reference \(want)")
+        }
+        rows.append(String(format: "| IP%@ %@ | %@ | %d | **%.2f** (%.2f ns) | %.2f | %.1f %% | %.0f ms | %.1f MB (%@) |",
+                           family, form, name, prefixes.count, 1e3 / b, b, 1e3 / s, 100 * Double(hits) / Double(keys.count),
+                           buildMs, Double(table.bytes) / 1e6, table.detail))
+        print("LPM \(family) \(name) bowman-\(form)-bulk64 \(String(format: "%.2f", 1e3 / b)) M/s")
+        if let dir = dump {
+            if width == 32 { try write(v4, to: "\(dir)/\(family)-\(name).addr") } else {
+                try write(keys.flatMap { k -> [UInt8] in (0..<16).map { j in UInt8(truncatingIfNeeded: (j < 8 ? k.high >> (56 - 8 * j) : k.low >> (120 - 8 * j))) } },
+                          to: "\(dir)/\(family)-\(name).addr")
+            }
+            try write(out.map { Int32($0) }, to: "\(dir)/\(family)-\(name).expected")
+        }
+    }
+
+    // One route added / deleted, and how long until a lookup on another
+    // thread sees it: a host route inside a covered prefix.
+    var rng = SplitMix(state: 99)
+    let covered = prefixes[prefixes.count / 2]
+    let host = inside(covered, &rng)
+    let probe = Probe(key: host, table: table)
+    let reader = Thread { probe.watch() }
+    reader.start()
+    var addNs: [Double] = [], delNs: [Double] = [], addSeen: [Double] = [], delSeen: [Double] = []
+    let covering = table.lookup(host)
+    for r in 0..<51 {
+        let nh = 70000 + r  // above every next hop the table holds
+        probe.expect(nh)
+        let a0 = now()
+        try table.add(host, width, nh)
+        let a1 = now()
+        let addSeenAt = probe.seen()
+        addNs.append(Double(a1 - a0)); addSeen.append(Double(addSeenAt - a0))
+        probe.expect(covering)
+        let d0 = now()
+        try table.delete(host, width)
+        let d1 = now()
+        let delSeenAt = probe.seen()
+        delNs.append(Double(d1 - d0)); delSeen.append(Double(delSeenAt - d0))
+        table.recycle()     // the reader is idle between probes: a quiescent point
+    }
+    probe.stop.store(true, ordering: .relaxed)
+    func med(_ x: [Double]) -> Double { x.sorted()[x.count / 2] / 1000 }
+    updateRows.append(String(format: "| IP%@ %@ | /%d inside %@ | %.1f µs | %.1f µs | %.1f µs | %.1f µs |", family, form, width,
+                             covered.description, med(addNs), med(addSeen), med(delNs), med(delSeen)))
+}
+
 for family in ["v4", "v6"] {
     let prefixes = all.filter { $0.address.isV4 == (family == "v4") }
     let width = family == "v4" ? 32 : 128
-    let t0 = now()
-    let table = StrideTable(width: width, groupCapacity: width == 32 ? 1 << 16 : 1 << 18)
-    for (i, p) in prefixes.enumerated() { try table.insert(key(p.address), length: Int(p.length), nextHop: i % 65536) }
-    let buildMs = Double(now() - t0) / 1e6
     var rng = SplitMix(state: width == 32 ? 4 : 6)
     let sets: [(String, [RouteKey])] = [
         ("random", (0..<count).map { _ in
@@ -125,96 +257,24 @@ for family in ["v4", "v6"] {
         let lines = prefixes.enumerated().map { "\($0.element) \($0.offset % 65536)" }
         try (lines.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(family).routes", atomically: true, encoding: .utf8)
     }
-    for (name, keys) in sets {
-        var out = [Int](repeating: 0, count: keys.count)
-        let v4 = keys.map { UInt32(truncatingIfNeeded: $0.high >> 32) }
-        // Bursts of 64, as a worker runs them.
-        func bursts() -> Int {
-            out.withUnsafeMutableBufferPointer { o in
-                if width == 32 {
-                    v4.withUnsafeBufferPointer { a in
-                        var i = 0
-                        while i < a.count {
-                            table.lookup(v4: UnsafeBufferPointer(rebasing: a[i..<min(i + 64, a.count)]), into: o.baseAddress! + i)
-                            i += 64
-                        }
-                    }
-                } else {
-                    keys.withUnsafeBufferPointer { a in
-                        var i = 0
-                        while i < a.count {
-                            table.lookup(UnsafeBufferPointer(rebasing: a[i..<min(i + 64, a.count)]), into: o.baseAddress! + i)
-                            i += 64
-                        }
-                    }
-                }
-                return o[o.count - 1]
-            }
-        }
-        func single() -> Int {
-            var s = 0
-            if width == 32 { for a in v4 { s &+= table.lookup(v4: a) } } else { for k in keys { s &+= table.lookup(k) } }
-            return s
-        }
-        let b = timed(keys.count, bursts), s = timed(keys.count, single)
-        let hits = out.filter { $0 >= 0 }.count
-        // Every answer checked against the per-length reference on a sample.
-        var byLength: [[RouteKey: Int]] = Array(repeating: [:], count: width + 1)
-        for (i, p) in prefixes.enumerated() { byLength[Int(p.length)][key(p.address)] = i % 65536 }
-        for i in stride(from: 0, to: keys.count, by: 97) {
-            var want = -1
-            for l in stride(from: width, through: 0, by: -1) {
-                if let nh = byLength[l][keys[i].masked(l)] { want = nh; break }
-            }
-            precondition(out[i] == want, "\(family) \(name): lookup \(i) gave \(out[i]), the reference \(want)")
-        }
-        rows.append(String(format: "| %@ | %@ | %d | **%.2f** (%.2f ns) | %.2f | %.1f %% | %.0f ms | %.1f MB (%d groups) |",
-                           "IPv\(family.dropFirst())", name, prefixes.count, 1e3 / b, b, 1e3 / s, 100 * Double(hits) / Double(keys.count),
-                           buildMs, Double(table.tableBytes) / 1e6, table.groupsInUse))
-        print("LPM \(family) \(name) bowman-bulk64 \(String(format: "%.2f", 1e3 / b)) M/s")
-        if let dir = dump {
-            if width == 32 { try write(v4, to: "\(dir)/\(family)-\(name).addr") } else {
-                try write(keys.flatMap { k -> [UInt8] in (0..<16).map { j in UInt8(truncatingIfNeeded: (j < 8 ? k.high >> (56 - 8 * j) : k.low >> (120 - 8 * j))) } },
-                          to: "\(dir)/\(family)-\(name).addr")
-            }
-            try write(out.map { Int32($0) }, to: "\(dir)/\(family)-\(name).expected")
-        }
+    if family == "v4" {
+        try run(family, "compact", prefixes, {
+            let t = CompactTable()
+            try t.apply(prefixes.enumerated().map { .add(address: UInt32(truncatingIfNeeded: key($0.element.address).high >> 32), length: Int($0.element.length), nextHop: $0.offset % 65536) })
+            return Compact(t)
+        }, sets: sets)
     }
-
-    // One route added / deleted, and how long until a lookup on another
-    // thread sees it: a host route (needs a group) inside a covered prefix.
-    let host = inside(prefixes[prefixes.count / 2], &rng)
-    let probe = Probe(key: host, v4: width == 32, table: table)
-    let reader = Thread { probe.watch() }
-    reader.start()
-    var addNs: [Double] = [], delNs: [Double] = [], addSeen: [Double] = [], delSeen: [Double] = []
-    let covering = table.lookup(host)
-    for r in 0..<51 {
-        let nh = 70000 + r  // above every next hop the table holds
-        probe.expect(nh)
-        let a0 = now()
-        try table.insert(host, length: width, nextHop: nh)
-        let a1 = now()
-        let addSeenAt = probe.seen()
-        addNs.append(Double(a1 - a0)); addSeen.append(Double(addSeenAt - a0))
-        probe.expect(covering)
-        let d0 = now()
-        table.remove(host, length: width)
-        let d1 = now()
-        let delSeenAt = probe.seen()
-        delNs.append(Double(d1 - d0)); delSeen.append(Double(delSeenAt - d0))
-        table.recycleRetiredGroups()
-    }
-    probe.stop.store(true, ordering: .relaxed)
-    func med(_ x: [Double]) -> Double { x.sorted()[x.count / 2] / 1000 }
-    updateRows.append(String(format: "| IPv%@ | /%d inside %@ | %.1f µs | %.1f µs | %.1f µs | %.1f µs |", String(family.dropFirst()), width,
-                             prefixes[prefixes.count / 2].description, med(addNs), med(addSeen), med(delNs), med(delSeen)))
+    try run(family, "stride", prefixes, {
+        let t = StrideTable(width: width, groupCapacity: width == 32 ? 1 << 16 : 1 << 18)
+        for (i, p) in prefixes.enumerated() { try t.insert(key(p.address), length: Int(p.length), nextHop: i % 65536) }
+        return Stride(t)
+    }, sets: sets)
 }
 print("Lookups (one core, \(count) addresses a set; next hop of prefix i: i mod 65536):")
-print("| family | addresses | prefixes | M lookups/s, bursts of 64 | one at a time | matched | build | memory |")
+print("| table | addresses | prefixes | M lookups/s, bursts of 64 | one at a time | matched | build | memory |")
 print("|---|---|---|---|---|---|---|---|")
 rows.forEach { print($0) }
 print("One route added / deleted on the full table (median of 51), and until a lookup on another thread sees it:")
-print("| family | route | add | add seen | delete | delete seen |")
+print("| table | route | add | add seen | delete | delete seen |")
 print("|---|---|---|---|---|---|")
 updateRows.forEach { print($0) }

@@ -16,12 +16,12 @@ public enum LPM {
     public enum Failure: Error, CustomStringConvertible {
         case unreadable(String, String)
         case input(TextInputError)
-        case table(String, IPPrefix, StrideTable.Failure)
+        case table(String, RouteTable.Failure)
         public var description: String {
             switch self {
             case .unreadable(let f, let why): "\(f): cannot read: \(why)"
             case .input(let e): e.description
-            case .table(let f, let p, let e): "\(f): route \(p) refused: \(e)"
+            case .table(let f, let e): "\(f): routes refused: \(e)"
             }
         }
     }
@@ -45,11 +45,9 @@ public enum LPM {
         var names = NextHopNames()
         let table = RouteTable(name: "lpm")
         let start = DispatchTime.now().uptimeNanoseconds
-        for e in entries {
-            do throws(StrideTable.Failure) { try table.add(e.prefix, channel: names.id(e.nextHop)) } catch {
-                throw .table(routes, e.prefix, error)
-            }
-        }
+        // One batch: IPv4 nodes rebuilt once per /16.
+        let batch = entries.map { (prefix: $0.prefix, channel: names.id($0.nextHop)) }
+        do throws(RouteTable.Failure) { try table.add(contentsOf: batch) } catch { throw .table(routes, error) }
         t.buildNanoseconds = DispatchTime.now().uptimeNanoseconds - start
         t.routes = table.count
         for a in addresses {
