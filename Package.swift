@@ -60,7 +60,7 @@ let package = Package(
                 swiftSettings: strict),
         // The control plane's socket drivers: the sans-I/O machines of
         // BowmanControl on BowmanSystem's typed sockets and clock.
-        .target(name: "BowmanControlIO", dependencies: ["BowmanCore", "BowmanCBOR", "BowmanControl", "BowmanSystem"],
+        .target(name: "BowmanControlIO", dependencies: ["BowmanCore", "BowmanCBOR", "BowmanControl", "BowmanRouting", "BowmanSystem"],
                 swiftSettings: strict),
 
         // Test and demo scaffolding: network namespaces and veth pairs made
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanControlIOTests",
-                    dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanLab", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanLab", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),
         .testTarget(name: "BowmanIntegrationTests",
                     dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),

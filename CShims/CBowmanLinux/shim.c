@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <stdlib.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 int cbowman_pin_self_to_cpu(int cpu) {
     cpu_set_t set;
@@ -196,4 +198,35 @@ void cbowman_unblock_termination_signals(void) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int cbowman_netlink_route_open(uint32_t groups, int rcvbuf) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0) return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    int one = 1;
+    /* Extended ACKs: the kernel says why a request was refused. */
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    struct sockaddr_nl a;
+    memset(&a, 0, sizeof a);
+    a.nl_family = AF_NETLINK;
+    a.nl_groups = groups;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int cbowman_netlink_send(int fd, const void *buf, uint32_t len) {
+    struct sockaddr_nl a;
+    memset(&a, 0, sizeof a);
+    a.nl_family = AF_NETLINK;
+    for (;;) {
+        ssize_t n = sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof a);
+        if (n >= 0) return 0;
+        if (errno != EINTR) return -errno;
+    }
 }

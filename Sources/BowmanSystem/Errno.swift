@@ -19,6 +19,7 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let addressNotAvailable = Errno(EADDRNOTAVAIL)
     public static let inProgress = Errno(EINPROGRESS)
     public static let connectionRefused = Errno(ECONNREFUSED)
+    public static let noBufferSpace = Errno(ENOBUFS)
 
     public var description: String {
         guard let s = strerror(rawValue) else { return "errno \(rawValue)" }

@@ -47,6 +47,13 @@ static inline uint64_t cbowman_thread_cpu_ns(void) {
 /// htons(ETH_P_ALL), for AF_PACKET sockets.
 static inline uint16_t cbowman_eth_p_all_be(void) { return htons(ETH_P_ALL); }
 
+/// Opens a NETLINK_ROUTE socket (non-blocking, close-on-exec) bound to the
+/// multicast `groups` (RTMGRP_* bits), with a receive buffer of at least
+/// `rcvbuf` bytes (SO_RCVBUFFORCE when allowed). Returns the fd or -errno.
+int cbowman_netlink_route_open(uint32_t groups, int rcvbuf);
+/// Sends one request to the kernel (port 0) on a netlink socket. Returns 0 or -errno.
+int cbowman_netlink_send(int fd, const void *buf, uint32_t len);
+
 /// Binds an AF_PACKET socket to an interface index (all protocols).
 int cbowman_packet_bind(int fd, int ifindex);
 

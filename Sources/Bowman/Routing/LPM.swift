@@ -1,3 +1,4 @@
+import BowmanControlIO
 import BowmanCore
 import BowmanRouting
 import Foundation
@@ -55,6 +56,57 @@ public enum LPM {
             if let nh = table.lookup(a) {
                 t.matched += 1
                 emit("\(a) \(names[nh])")
+            } else {
+                emit("\(a) -")
+            }
+        }
+        return t
+    }
+}
+
+/// The kernel's routing tables seen through Bowman's mirror (`bowman fib`,
+/// `bowman lpm --fib kernel[:TABLE]`).
+public enum KernelFIB {
+    /// `main`, `local`, `default` or a number.
+    public static func tableID(_ name: String) -> UInt32? {
+        switch name {
+        case "main": 254
+        case "local": 255
+        case "default": 253
+        default: UInt32(name)
+        }
+    }
+
+    /// Parses `kernel` or `kernel:TABLE`.
+    public static func parseSource(_ s: String) -> UInt32? {
+        if s == "kernel" { return 254 }
+        guard s.hasPrefix("kernel:") else { return nil }
+        return tableID(String(s.dropFirst(7)))
+    }
+
+    /// Dumps kernel table `table` into a fresh mirror.
+    public static func mirror(table: UInt32) throws(KernelFIBDriver.Failure) -> KernelFIBDriver {
+        try KernelFIBDriver(mirror: FIBMirror(kernelTable: table, routes: RouteTable(name: "kernel-\(table)")))
+    }
+
+    /// One line a route: `PREFIX NEXT-HOPS` (the kernel's best route of each prefix).
+    public static func lines(_ m: FIBMirror) -> [String] {
+        m.routes.entries.map { "\($0.prefix) \(m.nextHops(channel: $0.channel)?.description ?? "?")" }
+    }
+
+    /// `bowman lpm --fib`: the lookups file against the kernel's table.
+    public static func lookup(table: UInt32, lookups: String, emit: (String) -> Void) throws -> LPM.Totals {
+        let text = try LPM.read(lookups)
+        let addresses: [IPAddress]
+        do throws(TextInputError) { addresses = try RouteFile.addresses(text, file: lookups) } catch { throw LPM.Failure.input(error) }
+        let d = try mirror(table: table)
+        var t = LPM.Totals()
+        t.routes = d.mirror.routes.count
+        for a in addresses {
+            t.lookups += 1
+            if let c = d.mirror.routes.lookup(a), let s = d.mirror.nextHops(channel: c) {
+                t.matched += 1
+                emit("\(a) \(s.description.replacingOccurrences(of: ", ", with: ",").replacingOccurrences(of: " ", with: "_"))")
             } else {
                 emit("\(a) -")
             }
