@@ -11,6 +11,9 @@ public final class ManagementLoop {
     public let shim: ShimUDPDriver?
     public let grasp: GRASPDriver?
     public let alm: ALMDriver?
+    /// The ALM/ATM/routing manager sockets, and the kernel table followed.
+    public let administration: NodeAdministrationDriver?
+    public let fib: KernelFIBDriver?
     public var onShim: (ShimUDP.Action) -> Void = { _ in }
     public var onGRASP: (GRASPNode.Action) -> Void = { _ in }
     public var onNeighbour: (ALMNeighbours.Neighbour) -> Void = { _ in }
@@ -19,11 +22,19 @@ public final class ManagementLoop {
     public private(set) var errors: [String] = []
 
     /// `alm`, when given, must run on `grasp`.
-    public init(shim: ShimUDPDriver? = nil, grasp: GRASPDriver? = nil, alm: ALMDriver? = nil) {
+    public init(shim: ShimUDPDriver? = nil, grasp: GRASPDriver? = nil, alm: ALMDriver? = nil,
+                administration: NodeAdministrationDriver? = nil, fib: KernelFIBDriver? = nil) {
         precondition(alm == nil || alm!.node === grasp, "ALMDriver must run on the loop's GRASP driver")
         self.shim = shim
         self.grasp = grasp
         self.alm = alm
+        self.administration = administration
+        self.fib = fib
+    }
+
+    func note(_ s: String) {
+        errors.append(s)
+        if errors.count > 100 { errors.removeFirst() }
     }
 
     /// One round: waits for input or the next timer (at most `milliseconds`), then services everything.
@@ -33,12 +44,17 @@ public final class ManagementLoop {
         let graspPoll = grasp?.pollRequests ?? []
         let deadlines = [shim?.nextDeadline, grasp?.nextDeadline, alm?.nextDeadline].compactMap { $0 }
         let wait = SystemClock.millisecondsUntil(deadlines.min(), cap: milliseconds)
-        let ready = Poll.wait(shimFDs.map { Poll.Request($0) } + graspPoll, milliseconds: wait)
+        let adminFDs = administration?.descriptors ?? []
+        let fibFDs = fib.map { [$0.descriptor] } ?? []
+        let ready = Poll.wait((shimFDs + adminFDs + fibFDs).map { Poll.Request($0) } + graspPoll, milliseconds: wait)
+        if let administration, !ready.isDisjoint(with: adminFDs) {
+            do { try administration.service(readable: ready) } catch { note("administration: \(error)") }
+        }
+        if let fib, ready.contains(fib.descriptor) {
+            do { try fib.pump() } catch { note("kernel FIB: \(error)") }
+        }
         if let shim {
-            do { for a in try shim.service(readable: ready.intersection(shimFDs)) { onShim(a) } } catch {
-                errors.append("shim-udp: \(error)")
-                if errors.count > 100 { errors.removeFirst() }
-            }
+            do { for a in try shim.service(readable: ready.intersection(shimFDs)) { onShim(a) } } catch { note("shim-udp: \(error)") }
         }
         if let grasp {
             let results = grasp.service(readable: ready.intersection(graspPoll.map(\.descriptor)))
