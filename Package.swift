@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "BowmanClassifier", dependencies: ["BowmanCore", "BowmanPacket"], swiftSettings: strict),
         .target(name: "BowmanCBOR", swiftSettings: strict),
         .target(name: "BowmanRouting", dependencies: ["BowmanCore"], swiftSettings: strict),
-        .target(name: "BowmanControl", dependencies: ["BowmanCore", "BowmanCBOR", "BowmanRouting"], swiftSettings: strict),
+        .target(name: "BowmanControl", dependencies: ["BowmanCore", "BowmanCBOR", "BowmanPacket", "BowmanRouting"], swiftSettings: strict),
 
         // MARK: kernel-facing modules
         .target(name: "BowmanSystem", dependencies: ["BowmanCore", "CBowmanLinux", "CBowmanNUMA"],
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "BowmanPacketTests", dependencies: ["BowmanTestSupport", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanClassifierTests", dependencies: ["BowmanTestSupport", "BowmanClassifier", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanCBORTests", dependencies: ["BowmanTestSupport", "BowmanCBOR"]),
-        .testTarget(name: "BowmanControlTests", dependencies: ["BowmanTestSupport", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanCore"]),
+        .testTarget(name: "BowmanControlTests", dependencies: ["BowmanTestSupport", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanRoutingTests", dependencies: ["BowmanTestSupport", "BowmanRouting", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanSystemTests", dependencies: ["BowmanTestSupport", "BowmanSystem", "BowmanLab", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
