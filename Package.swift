@@ -56,7 +56,7 @@ let package = Package(
                 swiftSettings: strict),
 
         .target(name: "BowmanPipeline",
-                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanClassifier"],
+                dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanClassifier", "BowmanRouting"],
                 swiftSettings: strict),
         // The control plane's socket drivers: the sans-I/O machines of
         // BowmanControl on BowmanSystem's typed sockets and clock.
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "BowmanRoutingTests", dependencies: ["BowmanTestSupport", "BowmanRouting", "BowmanPacket", "BowmanCore"]),
         .testTarget(name: "BowmanSystemTests", dependencies: ["BowmanTestSupport", "BowmanSystem", "BowmanLab", "BowmanCore"]),
         .testTarget(name: "BowmanIOTests", dependencies: ["BowmanTestSupport", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
-        .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanCore"]),
+        .testTarget(name: "BowmanPipelineTests", dependencies: ["BowmanTestSupport", "BowmanPipeline", "BowmanClassifier", "BowmanIO", "BowmanPacket", "BowmanRouting", "BowmanCore"]),
         .testTarget(name: "BowmanControlIOTests",
                     dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanLab", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),

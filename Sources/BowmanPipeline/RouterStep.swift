@@ -1,0 +1,109 @@
+import BowmanCore
+import BowmanPacket
+import BowmanRouting
+
+/// Where a route's channel leads, as the workers read it: one adjacency per
+/// next hop (ECMP hops repeated by weight), each an egress port and the
+/// MACs to write, or a kind that is not forwarded. Built by the management
+/// core from the mirrored FIB or the routing manager's tables and the
+/// neighbour resolver, published read-only (TablePublisher).
+public struct Adjacencies: Sendable {
+    public enum Kind: UInt8, Sendable { case forward, unresolved, blackhole, unreachable, prohibit }
+    public struct Hop: Sendable, Equatable {
+        public var kind: Kind
+        public var port: Int
+        public var source: MACAddress
+        public var destination: MACAddress
+        public init(kind: Kind, port: Int = 0, source: MACAddress = MACAddress(rawValue: 0), destination: MACAddress = MACAddress(rawValue: 0)) {
+            self.kind = kind; self.port = port; self.source = source; self.destination = destination
+        }
+    }
+    /// Hops of every channel, flat; `first[c]..<first[c + 1]` are channel c's.
+    public private(set) var hops: [Hop] = []
+    public private(set) var first: [Int] = [0]
+
+    public init() {}
+
+    /// Appends the hops of the next channel id (`channelCount`); weights repeat a hop.
+    public mutating func append(_ channelHops: [(Hop, weight: Int)]) {
+        for (h, w) in channelHops { for _ in 0..<max(1, w) { hops.append(h) } }
+        first.append(hops.count)
+    }
+
+    public var channelCount: Int { first.count - 1 }
+}
+
+/// What the router does with one packet.
+public enum RouteDecision: Equatable, Sendable {
+    /// Rewritten (TTL/hop limit decremented, checksum updated, MACs set): send on `port`.
+    case forward(port: Int)
+    /// The next hop's MAC is not known yet: hold (bounded) while the management core resolves it.
+    case unresolved(channel: Int, hop: Int)
+    /// To the management core, which answers with ICMP (rate-limited): time
+    /// exceeded, destination unreachable (no route, or an unreachable/prohibit route).
+    case timeExceeded, noRoute, unreachable, prohibit
+    /// Dropped without a word: a blackhole route, or not a well-formed IP packet.
+    case blackhole, malformed
+}
+
+/// The per-packet step of the IPv4/IPv6 router forwarding function:
+/// destination lookup in the route table, TTL or hop-limit check and
+/// decrement (RFC 1624 incremental update of the IPv4 header checksum), the
+/// next hop chosen by a flow hash among ECMP hops, MACs rewritten. No
+/// allocation, no lock; the tables are read through a final class and a
+/// struct of arrays, nothing through an existential.
+public struct RouterStep: Sendable {
+    public let routes: RouteTable
+    public let adjacencies: Adjacencies
+
+    public init(routes: RouteTable, adjacencies: Adjacencies) {
+        self.routes = routes
+        self.adjacencies = adjacencies
+    }
+
+    @inlinable static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &* 0x9E37_79B9_7F4A_7C15
+        z ^= z >> 29
+        z = z &* 0xBF58_476D_1CE4_E5B9
+        return z ^ (z >> 32)
+    }
+
+    /// Decides for the Ethernet frame `p` (and rewrites it when it is forwarded).
+    @inlinable
+    public func decide(_ p: UnsafeMutableRawBufferPointer) -> RouteDecision {
+        let r = UnsafeRawBufferPointer(p)
+        guard let (family, at) = RouteTable.destination(in: r) else { return .malformed }
+        let l3 = at - (family == 4 ? 16 : 24)
+        let flow: UInt64
+        if family == 4 {
+            let ihl = Int(r[l3] & 0x0F) * 4
+            guard ihl >= 20, r.count >= l3 + ihl else { return .malformed }
+            // The header checksum must hold (a router verifies it, RFC 1812 §5.2.2).
+            guard Checksum.fold(Checksum.sum(r, from: l3, to: l3 + ihl)) == 0xFFFF else { return .malformed }
+            guard r[l3 + 8] > 1 else { return .timeExceeded }
+            flow = UInt64(r.loadUnaligned(fromByteOffset: l3 + 12, as: UInt64.self))
+        } else {
+            guard r[l3 + 7] > 1 else { return .timeExceeded }
+            flow = r.loadUnaligned(fromByteOffset: l3 + 8, as: UInt64.self) ^ r.loadUnaligned(fromByteOffset: l3 + 16, as: UInt64.self)
+                ^ r.loadUnaligned(fromByteOffset: l3 + 24, as: UInt64.self) ^ r.loadUnaligned(fromByteOffset: l3 + 32, as: UInt64.self)
+                ^ UInt64(r.loadUnaligned(fromByteOffset: l3, as: UInt32.self) & 0xFFFF_0F00)   // flow label
+        }
+        let channel = routes.lookup(frame: r)
+        guard channel >= 0, channel < adjacencies.channelCount else { return .noRoute }
+        let lo = adjacencies.first[channel], n = adjacencies.first[channel + 1] &- lo
+        guard n > 0 else { return .noRoute }
+        let i = n == 1 ? 0 : Int(Self.mix(flow) % UInt64(n))
+        let hop = adjacencies.hops[lo &+ i]
+        switch hop.kind {
+        case .forward: break
+        case .unresolved: return .unresolved(channel: channel, hop: i)
+        case .blackhole: return .blackhole
+        case .unreachable: return .unreachable
+        case .prohibit: return .prohibit
+        }
+        if family == 4 { HeaderEdits.decrementIPv4TTL(p, l3: l3) } else { HeaderEdits.decrementIPv6HopLimit(p, l3: l3) }
+        hop.destination.store(to: p, at: 0)
+        hop.source.store(to: p, at: 6)
+        return .forward(port: hop.port)
+    }
+}
