@@ -8,7 +8,12 @@ import BowmanRouting
 /// core from the mirrored FIB or the routing manager's tables and the
 /// neighbour resolver, published read-only (TablePublisher).
 public struct Adjacencies: Sendable {
-    public enum Kind: UInt8, Sendable { case forward, unresolved, blackhole, unreachable, prohibit }
+    /// `unresolved`: the gateway's MAC is not known yet. `glean`: a
+    /// connected route (no gateway): the packet's own destination must be
+    /// resolved, after which the management core installs a host route
+    /// (/32, /128) to its MAC. `kernel`: out of an interface that is not
+    /// one of Bowman's ports — the kernel forwards it.
+    public enum Kind: UInt8, Sendable { case forward, unresolved, glean, kernel, blackhole, unreachable, prohibit }
     public struct Hop: Sendable, Equatable {
         public var kind: Kind
         public var port: Int
@@ -31,6 +36,29 @@ public struct Adjacencies: Sendable {
     }
 
     public var channelCount: Int { first.count - 1 }
+
+    /// The adjacencies of a mirrored table's next-hop sets (channel c is
+    /// `sets[c]`): `ports` maps a kernel interface index to Bowman's port
+    /// and its MAC; `neighbour` gives a gateway's MAC when it is known.
+    public static func build(sets: [NextHopSet], ports: [Int32: (port: Int, mac: MACAddress)],
+                             neighbour: (Int32, IPAddress) -> MACAddress?) -> Adjacencies {
+        var a = Adjacencies()
+        for set in sets {
+            switch set.kind {
+            case .blackhole: a.append([(Hop(kind: .blackhole), 1)])
+            case .unreachable: a.append([(Hop(kind: .unreachable), 1)])
+            case .prohibit: a.append([(Hop(kind: .prohibit), 1)])
+            case .forward:
+                a.append(set.hops.map { h -> (Hop, weight: Int) in
+                    guard let p = ports[h.interface] else { return (Hop(kind: .kernel), h.weight) }
+                    guard let g = h.gateway else { return (Hop(kind: .glean, port: p.port, source: p.mac), h.weight) }
+                    guard let mac = neighbour(h.interface, g) else { return (Hop(kind: .unresolved, port: p.port, source: p.mac), h.weight) }
+                    return (Hop(kind: .forward, port: p.port, source: p.mac, destination: mac), h.weight)
+                })
+            }
+        }
+        return a
+    }
 }
 
 /// What the router does with one packet.
@@ -39,6 +67,11 @@ public enum RouteDecision: Equatable, Sendable {
     case forward(port: Int)
     /// The next hop's MAC is not known yet: hold (bounded) while the management core resolves it.
     case unresolved(channel: Int, hop: Int)
+    /// On a connected subnet whose host is not resolved yet: hold while the
+    /// management core resolves the packet's destination.
+    case glean(channel: Int)
+    /// Out of an interface Bowman does not own: pass it to the kernel.
+    case kernel
     /// To the management core, which answers with ICMP (rate-limited): time
     /// exceeded, destination unreachable (no route, or an unreachable/prohibit route).
     case timeExceeded, noRoute, unreachable, prohibit
@@ -97,6 +130,8 @@ public struct RouterStep: Sendable {
         switch hop.kind {
         case .forward: break
         case .unresolved: return .unresolved(channel: channel, hop: i)
+        case .glean: return .glean(channel: channel)
+        case .kernel: return .kernel
         case .blackhole: return .blackhole
         case .unreachable: return .unreachable
         case .prohibit: return .prohibit

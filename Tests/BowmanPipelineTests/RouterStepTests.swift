@@ -99,4 +99,28 @@ import Testing
         // Weights 1 : 3 (the hash spreads by addresses; about 1000 : 3000).
         #expect(ports[1] > 700 && ports[1] < 1300 && ports[2] > 2700, "\(ports)")
     }
+
+    @Test func adjacenciesFromAMirroredTable() throws {
+        let nh = { (g: String?, i: Int32, w: Int) in RouteNetlink.NextHop(gateway: g.flatMap { IPAddress($0) }, interface: i, weight: w) }
+        let sets = [NextHopSet(kind: .forward, hops: [nh("198.18.0.2", 3, 1), nh("198.18.0.3", 3, 2)]),   // one resolved, one not
+                    NextHopSet(kind: .forward, hops: [nh(nil, 3, 1)]),                                      // connected
+                    NextHopSet(kind: .forward, hops: [nh("10.9.9.9", 7, 1)]),                               // not our port
+                    NextHopSet(kind: .prohibit, hops: [])]
+        let a = Adjacencies.build(sets: sets, ports: [3: (port: 1, mac: Self.me)]) { i, g in
+            i == 3 && g == IPAddress("198.18.0.2")! ? Self.r2 : nil
+        }
+        #expect(a.channelCount == 4)
+        #expect(Array(a.hops[a.first[0]..<a.first[1]]) == [.init(kind: .forward, port: 1, source: Self.me, destination: Self.r2),
+                                                            .init(kind: .unresolved, port: 1, source: Self.me),
+                                                            .init(kind: .unresolved, port: 1, source: Self.me)])
+        #expect(a.hops[a.first[1]].kind == .glean && a.hops[a.first[2]].kind == .kernel && a.hops[a.first[3]].kind == .prohibit)
+        let t = RouteTable(name: "k")
+        try t.add(IPPrefix("198.18.0.0/24")!, channel: 1)
+        try t.add(IPPrefix("10.0.0.0/8")!, channel: 2)
+        let s = RouterStep(routes: t, adjacencies: a)
+        var f = v4("198.18.0.44")
+        #expect(decide(s, &f) == .glean(channel: 1))
+        var k = v4("10.1.2.3")
+        #expect(decide(s, &k) == .kernel)
+    }
 }
