@@ -94,7 +94,8 @@ let package = Package(
                     dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanLab", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),
         .testTarget(name: "BowmanIntegrationTests",
-                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
+                    dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanControlIO",
+                                   "BowmanRouting", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
