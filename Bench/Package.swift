@@ -61,6 +61,14 @@ let package = Package(
         .executableTarget(name: "lpm-bench", dependencies: [.product(name: "BowmanRouting", package: bowman),
                                                             .product(name: "BowmanCore", package: bowman)],
                           path: "Tools/lpm-bench"),
+        // Routing lookups and the router step: mallocs and retains per lookup.
+        .executableTarget(
+            name: "Route",
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), .product(name: "BowmanRouting", package: bowman),
+                           .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanPacket", package: bowman),
+                           .product(name: "BowmanCore", package: bowman)],
+            path: "Benchmarks/Route",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // Interleaved Swift/C rounds with a plain clock, printing the ratio.
         .executableTarget(
             name: "parse-ratio",

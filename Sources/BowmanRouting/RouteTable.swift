@@ -10,8 +10,12 @@ public final class RouteTable: @unchecked Sendable {
     public let name: String
     /// Odyssey's table type; `ip` is the one Bowman implements.
     public let type: String
-    public private(set) var v4: CompactTable?
-    public private(set) var v6: StrideTable?
+    public private(set) var v4: CompactTable? { didSet { fast4 = v4.map { Unmanaged.passUnretained($0) } } }
+    public private(set) var v6: StrideTable? { didSet { fast6 = v6.map { Unmanaged.passUnretained($0) } } }
+    /// The same tables for the data path, used without a retain (the strong
+    /// references above keep them alive as long as this table).
+    @usableFromInline var fast4: Unmanaged<CompactTable>?
+    @usableFromInline var fast6: Unmanaged<StrideTable>?
     let wordsV4: Int, groupsV6: Int
 
     /// A route refused; the table is as it was.
@@ -125,13 +129,14 @@ public final class RouteTable: @unchecked Sendable {
     public func lookup(frame p: UnsafeRawBufferPointer) -> Int {
         guard let (family, at) = Self.destination(in: p) else { return -1 }
         if family == 4 {
-            guard let t = v4 else { return -1 }
-            return t.lookup(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            guard let t = fast4 else { return -1 }
+            let a = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+            return t._withUnsafeGuaranteedRef { $0.lookup(a) }
         }
-        guard let t = v6 else { return -1 }
+        guard let t = fast6 else { return -1 }
         let hi = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt64.self))
         let lo = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self))
-        return t.lookup(RouteKey(high: hi, low: lo))
+        return t._withUnsafeGuaranteedRef { $0.lookup(RouteKey(high: hi, low: lo)) }
     }
 
     /// Where the destination address of an Ethernet frame is: (4 or 6, byte offset).

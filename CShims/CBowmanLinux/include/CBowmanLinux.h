@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 
@@ -43,6 +44,10 @@ static inline uint64_t cbowman_thread_cpu_ns(void) {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/// MSG_DONTWAIT (glibc defines it as an enum member and a macro; Swift's
+/// import of it differs between debug and release builds).
+static inline int cbowman_msg_dontwait(void) { return MSG_DONTWAIT; }
 
 /// htons(ETH_P_ALL), for AF_PACKET sockets.
 static inline uint16_t cbowman_eth_p_all_be(void) { return htons(ETH_P_ALL); }

@@ -33,7 +33,7 @@ public final class NetlinkSocket {
     /// notifications (the receive buffer overflowed): the caller must dump again.
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int? {
         while true {
-            let n = recv(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            let n = recv(descriptor, buffer.baseAddress, buffer.count, cbowman_msg_dontwait())
             if n >= 0 { return n }
             let e = Errno.current
             if e == .interrupted { continue }

@@ -1,3 +1,4 @@
+import CBowmanLinux
 import BowmanCore
 import Glibc
 
@@ -70,7 +71,7 @@ public final class UDPSocket: Socket {
     /// waiting (EAGAIN). A datagram longer than `buffer` is cut.
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> (count: Int, from: SocketAddress)? {
         while true {
-            let (n, from) = SocketAddress.receiving { recvfrom(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT), $0, $1) }
+            let (n, from) = SocketAddress.receiving { recvfrom(descriptor, buffer.baseAddress, buffer.count, cbowman_msg_dontwait(), $0, $1) }
             if n >= 0 {
                 guard let from else { continue }   // not an IP sender: not ours
                 return (n, from)
@@ -85,7 +86,7 @@ public final class UDPSocket: Socket {
     /// Sends one datagram; false when the socket buffer is full (EAGAIN).
     @discardableResult
     public func send(_ bytes: [UInt8], to a: SocketAddress) throws(SocketError) -> Bool {
-        let n = bytes.withUnsafeBytes { b in a.withSockaddr { sendto(descriptor, b.baseAddress, b.count, Int32(MSG_DONTWAIT), $0, $1) } }
+        let n = bytes.withUnsafeBytes { b in a.withSockaddr { sendto(descriptor, b.baseAddress, b.count, cbowman_msg_dontwait(), $0, $1) } }
         if n == bytes.count { return true }
         if n < 0 && Errno.current == .wouldBlock { return false }
         throw SocketError("sendto", a)
