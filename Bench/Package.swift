@@ -58,13 +58,13 @@ let package = Package(
             path: "Benchmarks/Classify",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // Longest-prefix match on the full Internet table, next to rte_lpm / rte_lpm6 (lpm/lpm_dpdk.c).
-        .executableTarget(name: "lpm-bench", dependencies: [.product(name: "BowmanRouting", package: bowman),
+        .executableTarget(name: "lpm-bench", dependencies: ["BenchSupport", .product(name: "BowmanRouting", package: bowman),
                                                             .product(name: "BowmanCore", package: bowman)],
                           path: "Tools/lpm-bench"),
         // Routing lookups and the router step: mallocs and retains per lookup.
         .executableTarget(
             name: "Route",
-            dependencies: [.product(name: "Benchmark", package: "benchmark"), .product(name: "BowmanRouting", package: bowman),
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), "BenchSupport", .product(name: "BowmanRouting", package: bowman),
                            .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanPacket", package: bowman),
                            .product(name: "BowmanCore", package: bowman)],
             path: "Benchmarks/Route",

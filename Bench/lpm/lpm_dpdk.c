@@ -48,6 +48,13 @@ static void *slurp(const char *dir, const char *name, size_t *len)
 	return p;
 }
 
+static int count_lines(const char *text, size_t len)
+{
+	int n = 0;
+	for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+	return n;
+}
+
 static size_t heap_bytes(void)
 {
 	struct rte_malloc_socket_stats s;
@@ -70,8 +77,7 @@ static void v4(const char *dir)
 {
 	size_t len;
 	char *text = slurp(dir, "v4.routes", &len);
-	int lines = 0;
-	for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+	int lines = count_lines(text, len);
 	struct rte_lpm_config cfg = { .max_rules = lines + 1024, .number_tbl8s = 1 << 16, .flags = 0 };
 	size_t h0 = heap_bytes();
 	double t0 = now();
@@ -133,8 +139,7 @@ static void v6(const char *dir)
 {
 	size_t len;
 	char *text = slurp(dir, "v6.routes", &len);
-	int lines = 0;
-	for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+	int lines = count_lines(text, len);
 	struct rte_lpm6_config cfg = { .max_rules = lines + 1024, .number_tbl8s = 1 << 18, .flags = 0 };
 	size_t h0 = heap_bytes();
 	double t0 = now();

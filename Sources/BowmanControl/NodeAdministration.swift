@@ -172,18 +172,18 @@ public final class NodeAdministration: @unchecked Sendable {
             // Nothing is reachable from here: the table empties rather than keep routes over links that are down.
             return .success(([], "0 routes: this node (\(identity.sorted().joined(separator: ", "))) has no link that is up in topology \(name)"))
         }
-        let r: ShortestPaths.Result
-        do throws(ShortestPaths.Failure) { r = try ShortestPaths.compute(graph, from: source, multiHome: present) } catch {
+        let rep: [Int]
+        do throws(ShortestPaths.Failure) { rep = try ShortestPaths.groups(graph, multiHome: present) } catch {
             return .failure(Refusal(why: "\(error)"))
         }
-        let rep = (try? ShortestPaths.groups(graph, multiHome: present)) ?? Array(0..<graph.nodeCount)
+        let r = ShortestPaths.compute(graph, from: graph.id(source)!, representative: rep)
+        // This node, or the members of its multi-homed host: where a first hop's link starts.
+        let members = (0..<graph.nodeCount).filter { rep[$0] == rep[r.source] }.map { graph.names[$0] }
         var routes: [(IPPrefix, Int)] = []
         var unreachable = 0, unresolved = 0
         for v in 0..<graph.nodeCount where rep[v] != rep[r.source] {
             guard r.distance[v] != nil, r.firstHop[v] >= 0 else { unreachable += 1; continue }
             let hop = graph.names[r.firstHop[v]]
-            // The link from this node (or a member of its multi-homed host) to the first hop.
-            let members = (0..<graph.nodeCount).filter { rep[$0] == rep[r.source] }.map { graph.names[$0] }
             guard let channel = members.lazy.compactMap({ linkOf[$0]?[hop] }).first else { unreachable += 1; continue }
             let addresses = resolve(graph.names[v])
             if addresses.isEmpty { unresolved += 1 }

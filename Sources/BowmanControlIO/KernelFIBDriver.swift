@@ -92,17 +92,9 @@ public final class KernelFIBDriver {
         do throws(SocketError) { n = try got.get() } catch { throw .socket(error) }
         guard let n else { return nil }
         let decoded = buffer.withUnsafeBytes { b in
-            Result { () throws(RouteNetlink.Failure) -> [(RouteNetlink.Event, UInt32)] in
-                var out: [(RouteNetlink.Event, UInt32)] = []
-                var at = 0
-                for m in try RouteNetlink.messages(UnsafeRawBufferPointer(rebasing: b[0..<n])) {
-                    out.append((try RouteNetlink.decode(m, base: at), m.sequence))
-                    at += (16 + m.payload.count + 3) & ~3
-                }
-                return out
-            }
+            Result { () throws(RouteNetlink.Failure) in try RouteNetlink.sequencedEvents(UnsafeRawBufferPointer(rebasing: b[0..<n])) }
         }
-        do throws(RouteNetlink.Failure) { return try decoded.get() } catch { throw .message(error) }
+        do throws(RouteNetlink.Failure) { return try decoded.get().map { ($0.event, $0.sequence) } } catch { throw .message(error) }
     }
 
     func apply(_ e: RouteNetlink.Event) throws(Failure) {

@@ -121,7 +121,7 @@ public struct RouterStep: Sendable {
                 ^ r.loadUnaligned(fromByteOffset: l3 + 24, as: UInt64.self) ^ r.loadUnaligned(fromByteOffset: l3 + 32, as: UInt64.self)
                 ^ UInt64(r.loadUnaligned(fromByteOffset: l3, as: UInt32.self) & 0xFFFF_0F00)   // flow label
         }
-        let channel = routes.lookup(frame: r)
+        let channel = routes.lookup(family: family, destinationAt: at, in: r)
         guard channel >= 0, channel < adjacencies.channelCount else { return .noRoute }
         let lo = adjacencies.first[channel], n = adjacencies.first[channel + 1] &- lo
         guard n > 0 else { return .noRoute }

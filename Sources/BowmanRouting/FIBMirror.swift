@@ -50,7 +50,8 @@ public final class FIBMirror: @unchecked Sendable {
 
     /// Forgets everything (before dumping again after lost notifications).
     public func reset() throws(RouteTable.Failure) {
-        for p in kernel.keys { try routes.delete(p) }
+        // One batch: a resynchronisation of a full table rebuilds each /16 once.
+        try routes.delete(contentsOf: Array(kernel.keys))
         kernel = [:]
         neighbours = [:]
     }

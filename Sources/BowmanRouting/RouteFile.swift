@@ -40,7 +40,7 @@ public enum RouteFile {
             let w = words(line)
             if w.isEmpty { continue }
             func fail(_ col: Int, _ why: String) -> TextInputError { TextInputError(file: file, line: n + 1, column: col, reason: why) }
-            guard let p = prefix(w[0].0) else { throw fail(w[0].1, "'\(w[0].0)' is not an IPv4 or IPv6 prefix") }
+            guard let p = IPPrefix(w[0].0) else { throw fail(w[0].1, "'\(w[0].0)' is not an IPv4 or IPv6 prefix") }
             guard w.count >= 2 else { throw fail(w[0].1 + w[0].0.count, "a next hop must follow the prefix") }
             guard w.count == 2 else { throw fail(w[2].1, "unexpected '\(w[2].0)' after the next hop") }
             out.append((p, String(w[1].0)))
@@ -59,12 +59,6 @@ public enum RouteFile {
             out.append(a)
         }
         return out
-    }
-
-    /// A prefix with its length in range, or a bare address (a host route).
-    static func prefix(_ s: Substring) -> IPPrefix? {
-        if let p = IPPrefix(s) { return p }
-        return nil
     }
 }
 

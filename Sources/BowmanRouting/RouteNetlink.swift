@@ -101,7 +101,7 @@ public enum RouteNetlink {
     /// A dump request: RTM_GETROUTE or RTM_GETNEIGH for one family (0: all).
     public static func dumpRequest(_ type: UInt16, family: UInt8, sequence: UInt32) -> [UInt8] {
         var b = [UInt8]()
-        put32(&b, 16 + (type == getRoute ? 12 : 12))
+        put32(&b, 16 + 12)
         put16(&b, type)
         put16(&b, flagRequest | flagDump)
         put32(&b, sequence)
@@ -274,14 +274,19 @@ public enum RouteNetlink {
         return out
     }
 
-    /// Every event of one datagram, in order.
-    public static func events(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> [Event] {
-        var out: [Event] = []
+    /// Every event of one datagram, in order, with its message's sequence number.
+    public static func sequencedEvents(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> [(event: Event, sequence: UInt32)] {
+        var out: [(event: Event, sequence: UInt32)] = []
         var at = 0
         for m in try messages(bytes) {
-            out.append(try decode(m, base: at))
+            out.append((try decode(m, base: at), m.sequence))
             at += (16 + m.payload.count + 3) & ~3
         }
         return out
+    }
+
+    /// Every event of one datagram, in order.
+    public static func events(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> [Event] {
+        try sequencedEvents(bytes).map(\.event)
     }
 }

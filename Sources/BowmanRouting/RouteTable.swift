@@ -100,6 +100,21 @@ public final class RouteTable: @unchecked Sendable {
         }
     }
 
+    /// Deletes many entries at once (IPv4 ones rebuilt once per /16); those
+    /// that are not there are skipped. Refused whole for IPv4 when the
+    /// table's node memory is exhausted.
+    public func delete(contentsOf prefixes: [IPPrefix]) throws(Failure) {
+        var four: [CompactTable.Change] = []
+        for p in prefixes {
+            switch p.address {
+            case .v4(let a): four.append(.delete(address: a.rawValue, length: Int(p.length)))
+            case .v6: v6?.remove(Self.key(p.address), length: Int(p.length))
+            }
+        }
+        guard !four.isEmpty, let v4 else { return }
+        do throws(CompactTable.Failure) { try v4.apply(four) } catch { throw Self.failure(error) }
+    }
+
     /// Deletes the entry for exactly `prefix`; returns its channel, nil if
     /// there was none. (An IPv4 delete rebuilds its /16 and is refused,
     /// changing nothing, when the table's node memory is exhausted.)
@@ -128,6 +143,13 @@ public final class RouteTable: @unchecked Sendable {
     @inlinable
     public func lookup(frame p: UnsafeRawBufferPointer) -> Int {
         guard let (family, at) = Self.destination(in: p) else { return -1 }
+        return lookup(family: family, destinationAt: at, in: p)
+    }
+
+    /// The channel for the address at `at` in `p` (`family` 4 or 6, where
+    /// `destination(in:)` found it), or -1: for callers that parsed the frame already.
+    @inlinable
+    public func lookup(family: Int, destinationAt at: Int, in p: UnsafeRawBufferPointer) -> Int {
         if family == 4 {
             guard let t = fast4 else { return -1 }
             let a = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self))

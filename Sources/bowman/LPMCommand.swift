@@ -61,7 +61,11 @@ struct FIBCommand: ParsableCommand {
         guard let id = KernelFIB.tableID(table) else { throw ValidationError("--table wants main, local, default or a number") }
         do {
             let d = try KernelFIB.mirror(table: id)
-            var shown = Dictionary(uniqueKeysWithValues: KernelFIB.lines(d.mirror).map { ($0.split(separator: " ", maxSplits: 1).map(String.init)[0], $0) })
+            /// Prefix -> its line.
+            func lines() -> [String: String] {
+                Dictionary(uniqueKeysWithValues: KernelFIB.lines(d.mirror).map { (String($0.prefix { $0 != " " }), $0) })
+            }
+            var shown = lines()
             for l in KernelFIB.lines(d.mirror) { print(l) }
             guard follow > 0 else { return }
             let stop = StopFlag()
@@ -70,7 +74,7 @@ struct FIBCommand: ParsableCommand {
             while !stop.isSet, SystemClock.monotonicMilliseconds < end {
                 _ = Poll.wait(for: d.descriptor, milliseconds: 200)
                 guard try d.pump() > 0 else { continue }
-                let now = Dictionary(uniqueKeysWithValues: KernelFIB.lines(d.mirror).map { ($0.split(separator: " ", maxSplits: 1).map(String.init)[0], $0) })
+                let now = lines()
                 for (p, l) in now.sorted(by: { $0.key < $1.key }) where shown[p] != l { print("+ \(l)") }
                 for p in shown.keys.sorted() where now[p] == nil { print("- \(p)") }
                 shown = now

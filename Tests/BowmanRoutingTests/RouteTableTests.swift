@@ -38,6 +38,14 @@ import Testing
         #expect(try t.delete(p("fd00:19::/64")) == 2 && t.delete(p("fd00:19::/64")) == nil)
     }
 
+    @Test func batchDeleteTakesBothFamiliesAndSkipsWhatIsNotThere() throws {
+        let t = RouteTable(name: "t")
+        try t.add(contentsOf: [(p("198.18.0.0/15"), 1), (p("198.18.1.0/24"), 2), (p("fd00:19::/64"), 3), (p("0.0.0.0/0"), 4)])
+        try t.delete(contentsOf: [p("198.18.1.0/24"), p("fd00:19::/64"), p("10.0.0.0/8")])
+        #expect(t.entries.map { "\($0.prefix) \($0.channel)" } == ["0.0.0.0/0 4", "198.18.0.0/15 1"])
+        #expect(t.lookup(a("198.18.1.7")) == 1 && t.lookup(a("fd00:19::1")) == nil)
+    }
+
     @Test func packetsAreLookedUpByTheirDestination() throws {
         let t = RouteTable(name: "t")
         try t.add(p("198.18.1.0/24"), channel: 1)

@@ -1,3 +1,4 @@
+import BenchSupport
 import Benchmark
 import BowmanCore
 import BowmanPacket
@@ -10,17 +11,6 @@ import BowmanRouting
 /// checksum, MACs). The table: 20,000 random prefixes of /8 to /32 per
 /// family (the full table's build would dominate start-up; lookups touch
 /// the same code).
-struct Rng {
-    var s: UInt64
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 final class Workload: @unchecked Sendable {
     let compact = CompactTable()
     let stride = StrideTable(width: 128, groupCapacity: 1 << 16)
@@ -32,7 +22,7 @@ final class Workload: @unchecked Sendable {
     let step: RouterStep
 
     init() {
-        var r = Rng(s: 7)
+        var r = SplitMix(state: 7)
         var changes: [CompactTable.Change] = []
         for i in 0..<20_000 {
             changes.append(.add(address: UInt32(truncatingIfNeeded: r.next()), length: Int(8 + r.next() % 25), nextHop: i % 64))
@@ -80,7 +70,7 @@ final class Workload: @unchecked Sendable {
     }
 }
 
-nonisolated(unsafe) let workload = Workload()
+let workload = Workload()
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .retainCount, .releaseCount],

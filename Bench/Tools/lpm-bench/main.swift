@@ -1,3 +1,4 @@
+import BenchSupport
 import BowmanCore
 import BowmanRouting
 import Foundation
@@ -25,17 +26,6 @@ let count = Int(ProcessInfo.processInfo.environment["LOOKUPS"] ?? "") ?? 1 << 20
 let here = URL(fileURLWithPath: #filePath)
 let testdata = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata")
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func readPrefixes() throws -> [IPPrefix] {
     let p = Process()
