@@ -230,3 +230,19 @@ int cbowman_netlink_send(int fd, const void *buf, uint32_t len) {
         if (errno != EINTR) return -errno;
     }
 }
+
+#include <net/if.h>
+int cbowman_interface_mac(const char *name, uint8_t out[6])
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strncpy(r.ifr_name, name, IFNAMSIZ - 1);
+    int rc = ioctl(s, SIOCGIFHWADDR, &r) < 0 ? -errno : 0;
+    close(s);
+    if (rc == 0)
+        memcpy(out, r.ifr_hwaddr.sa_data, 6);
+    return rc;
+}

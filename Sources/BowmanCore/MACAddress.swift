@@ -1,6 +1,6 @@
 /// A 48-bit IEEE 802 MAC address, stored in the low 48 bits of a `UInt64`
 /// in network (transmission) order: the first octet is bits 47...40.
-public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct MACAddress: Hashable, Sendable, Comparable, CustomStringConvertible, BitwiseCopyable {
     /// The address in the low 48 bits, first octet most significant.
     public var rawValue: UInt64
 

@@ -22,7 +22,9 @@ public final class LineLab: @unchecked Sendable {
 
     /// - Parameter queues: receive/transmit queues per veth (several workers
     ///   serve one queue each).
-    public func setUp(dutForwarding: Bool = false, queues: Int = 1) throws {
+    ///   - staticNeighbours: false leaves every neighbour to ARP/ND (a router
+    ///     under test resolves its next hops itself).
+    public func setUp(dutForwarding: Bool = false, queues: Int = 1, staticNeighbours: Bool = true) throws {
         do {
             for n in [gen, dut, sink] { try Shell.run(["ip", "netns", "add", n]); up = true }
             let q = ["numrxqueues", "\(queues)", "numtxqueues", "\(queues)"]
@@ -45,7 +47,7 @@ public final class LineLab: @unchecked Sendable {
             for (ns, addr, m, ifc) in [(gen, "198.18.0.2", mac[vB]!, vA), (gen, "fd00:18::2", mac[vB]!, vA),
                                        (dut, "198.18.0.1", mac[vA]!, vB), (dut, "fd00:18::1", mac[vA]!, vB),
                                        (dut, "198.18.1.2", mac[vD]!, vC), (dut, "fd00:19::2", mac[vD]!, vC),
-                                       (sink, "198.18.1.1", mac[vC]!, vD), (sink, "fd00:19::1", mac[vC]!, vD)] {
+                                       (sink, "198.18.1.1", mac[vC]!, vD), (sink, "fd00:19::1", mac[vC]!, vD)] where staticNeighbours {
                 try Shell.run(["ip", "-n", ns, "neigh", "replace", addr, "lladdr", m, "dev", ifc])
             }
             if dutForwarding {

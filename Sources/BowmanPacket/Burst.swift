@@ -16,14 +16,21 @@ public struct Burst: ~Copyable {
     @usableFromInline let lengths: UnsafeMutablePointer<UInt32>
     /// Byte offset of the packet inside its frame (headroom), per packet.
     @usableFromInline let offsets: UnsafeMutablePointer<UInt16>
+    /// Out port per packet, written by a forwarding function that answers
+    /// `.perPacket` (`Burst.dropEgress`: release the frame).
+    @usableFromInline let egresses: UnsafeMutablePointer<UInt8>
     @usableFromInline var _count: Int
 
+    /// The egress that tells the worker to release a packet's frame.
+    @inlinable public static var dropEgress: UInt8 { 0xFF }
+
     public init() {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity * 10, alignment: 64)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.capacity * 10)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity * 12, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: Self.capacity * 12)
         indices = raw.bindMemory(to: UInt32.self, capacity: Self.capacity)
         lengths = (raw + Self.capacity * 4).bindMemory(to: UInt32.self, capacity: Self.capacity)
         offsets = (raw + Self.capacity * 8).bindMemory(to: UInt16.self, capacity: Self.capacity)
+        egresses = (raw + Self.capacity * 10).bindMemory(to: UInt8.self, capacity: Self.capacity)
         _count = 0
     }
 
@@ -51,6 +58,9 @@ public struct Burst: ~Copyable {
     @inlinable public func offset(at k: Int) -> UInt16 { offsets[k] }
     @inlinable public mutating func setLength(_ length: UInt32, at k: Int) { lengths[k] = length }
     @inlinable public mutating func setOffset(_ offset: UInt16, at k: Int) { offsets[k] = offset }
+    /// Out port of entry `k` (meaningful after a `.perPacket` verdict).
+    @inlinable public func egress(at k: Int) -> UInt8 { egresses[k] }
+    @inlinable public mutating func setEgress(_ port: UInt8, at k: Int) { egresses[k] = port }
 
     /// The raw index array (for a ring or a C call), valid while the burst lives.
     @inlinable public var indexBuffer: UnsafeMutablePointer<UInt32> { indices }
@@ -74,6 +84,7 @@ public struct Burst: ~Copyable {
             (indices).update(from: indices + n, count: rest)
             (lengths).update(from: lengths + n, count: rest)
             (offsets).update(from: offsets + n, count: rest)
+            egresses.update(from: egresses + n, count: rest)
         }
         _count = max(0, rest)
     }
@@ -84,7 +95,22 @@ public struct Burst: ~Copyable {
         var w = 0
         for r in 0..<_count {
             if drop(r) { removed(indices[r]); continue }
-            if w != r { indices[w] = indices[r]; lengths[w] = lengths[r]; offsets[w] = offsets[r] }
+            if w != r { indices[w] = indices[r]; lengths[w] = lengths[r]; offsets[w] = offsets[r]; egresses[w] = egresses[r] }
+            w &+= 1
+        }
+        _count = w
+    }
+
+    /// Moves the entries whose egress is `port` to the end of `out` (in
+    /// order) and closes the gap they leave here: one pass, no allocation.
+    @inlinable public mutating func take(egress port: UInt8, into out: inout Burst) {
+        var w = 0
+        for r in 0..<_count {
+            if egresses[r] == port {
+                out.append(index: indices[r], length: lengths[r], offset: offsets[r])
+                continue
+            }
+            if w != r { indices[w] = indices[r]; lengths[w] = lengths[r]; offsets[w] = offsets[r]; egresses[w] = egresses[r] }
             w &+= 1
         }
         _count = w

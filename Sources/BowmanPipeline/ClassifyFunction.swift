@@ -74,6 +74,7 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     }
 
     @inlinable public func destination(forInput input: Int) -> Int? { next.destination(forInput: input) }
+    @inlinable public mutating func idle() { next.idle() }
 
     @inlinable public mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict {
         let table = tables.current(worker: worker)

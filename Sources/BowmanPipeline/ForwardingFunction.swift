@@ -7,13 +7,17 @@ public enum BurstVerdict: Equatable, Sendable {
     case forward(toPort: Int)
     /// Every packet left in the burst is dropped (frames back to the pool).
     case drop
+    /// Each packet goes out of the port its entry's egress names
+    /// (`Burst.setEgress`), `Burst.dropEgress` releases it; the worker
+    /// sends the burst out as one batch per port, packets in order.
+    case perPacket
 }
 
 /// A forwarding function (Odyssey's "underlying program"): rewrites a burst
 /// in place and says where it goes. Concrete types, chosen once per worker,
 /// so the call is specialised and inlined: no existential on the data path.
 public protocol ForwardingFunction: Sendable {
-    /// Processes a burst received on port `input` (0 or 1).
+    /// Processes a burst received on port `input` (the worker's port index).
     mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict
     /// The port everything received on `input` leaves by, when it is known
     /// before processing (nil: it depends on the packets, or nothing leaves).
@@ -22,10 +26,15 @@ public protocol ForwardingFunction: Sendable {
     /// (dropped there, cheaply, if it stays full) instead of having them
     /// copied in, processed and dropped.
     func destination(forInput input: Int) -> Int?
+    /// The worker is about to sleep (idle policy `poll`) or stops: a
+    /// function that reads published tables goes offline, so it never
+    /// holds up their reclamation.
+    mutating func idle()
 }
 
 extension ForwardingFunction {
     @inlinable public func destination(forInput input: Int) -> Int? { nil }
+    @inlinable public mutating func idle() {}
 }
 
 /// Drops everything (the rx-drop benchmark).

@@ -2,6 +2,7 @@ import BowmanClassifier
 import BowmanCore
 import BowmanIO
 import BowmanPacket
+import BowmanRouting
 import BowmanSystem
 
 // Where the specialised pipeline is assembled: a rig owns one worker's
@@ -13,7 +14,20 @@ import BowmanSystem
 
 /// The forwarding function a worker runs.
 public enum ForwardMode: String, Sendable, CaseIterable {
-    case drop, l2fwd, reflect
+    case drop, l2fwd, reflect, router
+}
+
+/// What the router function of every worker shares with the management
+/// core: the route table, the published adjacencies, and per worker a
+/// punt ring and counters.
+public final class RouterWiring: Sendable {
+    public let routes: RouteTable
+    public let tables: TablePublisher<RouterView>
+    public let punts: [PuntRing]
+    public let counters: [RouterCounters]
+    public init(routes: RouteTable, tables: TablePublisher<RouterView>, punts: [PuntRing], counters: [RouterCounters]) {
+        self.routes = routes; self.tables = tables; self.punts = punts; self.counters = counters
+    }
 }
 
 /// What a rig's worker runs, beyond its ports.
@@ -30,6 +44,8 @@ public struct RigSettings: Sendable {
     public var dropUnmatched = false
     /// Index of this worker (its quiescent slot and flow counters).
     public var workerIndex = 0
+    /// The router's tables and rings (forward mode `router`).
+    public var router: RouterWiring?
     public init() {}
 }
 
@@ -67,8 +83,7 @@ public protocol Rig: AnyObject, Sendable {
 public final class AFXDPRig: Rig, @unchecked Sendable {
     var pool: FramePool
     let umem: XSKUmem
-    var a: AFXDPPort?
-    var b: AFXDPPort?
+    var ports: PortGroup<AFXDPPort>
     /// The XSKMAP entries this rig's sockets hold (cleared on close).
     public var maps: [(XDPMaps, UInt32)] = []
     public let settings: RigSettings
@@ -77,37 +92,34 @@ public final class AFXDPRig: Rig, @unchecked Sendable {
     public let poolNode: Int
     var closed = false
 
-    /// `ports`: one or two (interface, queue); frames on `numaNode`.
+    /// `ports`: one or more (interface, queue), all on one UMEM, so a frame
+    /// received on any of them can leave by any other; frames on `numaNode`.
     public init(ports: [(interface: String, queue: UInt32)], settings: RigSettings, numaNode: Int, umemConfig: XSKUmem.Configuration) throws {
-        guard (1...2).contains(ports.count) else { throw RigError("a worker serves one or two ports") }
+        guard (1...Int(Burst.dropEgress)).contains(ports.count) else { throw RigError("a worker serves 1 to 254 ports") }
         self.settings = settings
         pool = try FramePool.onNUMANode(numaNode, frameSize: 2048, frameCount: settings.frameCount)
         poolNode = pool.numaNode
         umem = try XSKUmem(pool: pool, configuration: umemConfig)
         // A worker that only drops opens receive-only sockets.
         let transmit = settings.forward != .drop
-        a = try AFXDPPort(interface: ports[0].interface, queue: ports[0].queue, umem: umem, pool: &pool, transmit: transmit)
-        if ports.count > 1 {
-            b = try AFXDPPort(interface: ports[1].interface, queue: ports[1].queue, umem: umem, pool: &pool, transmit: transmit)
+        self.ports = PortGroup(capacity: ports.count)
+        for p in ports {
+            self.ports.append(try AFXDPPort(interface: p.interface, queue: p.queue, umem: umem, pool: &pool, transmit: transmit))
         }
     }
 
-    public func runWorker() { runPorts(&a, &b, settings, &pool, stats, stopFlag) }
+    public func runWorker() { runFunction(settings, &ports, &pool, stats, stopFlag) }
 
-    /// Socket, name, zero-copy and copy-mode reason of port k (0 or 1).
+    /// Socket, name, zero-copy and copy-mode reason of port k.
     public func portInfo(_ k: Int) -> (socket: Int32, name: String, zeroCopy: Bool, copyModeReason: String?) {
-        if k == 0 {
-            return (a?.socketDescriptor ?? -1, a?.name ?? "", a?.zeroCopy ?? false, a?.copyModeReason ?? nil)
-        }
-        return (b?.socketDescriptor ?? -1, b?.name ?? "", b?.zeroCopy ?? false, b?.copyModeReason ?? nil)
+        (ports[k].socketDescriptor, ports[k].name, ports[k].zeroCopy, ports[k].copyModeReason)
     }
 
     public func closeAll() {
         guard !closed else { return }
         closed = true
         for (m, q) in maps { m.clearSocket(queue: q) }
-        a?.close(returningFramesTo: &pool)
-        b?.close(returningFramesTo: &pool)
+        ports.closeAll(returningFramesTo: &pool)
     }
 
     public func audit() -> FramePool.Audit { pool.audit() }
@@ -116,8 +128,7 @@ public final class AFXDPRig: Rig, @unchecked Sendable {
 /// An AF_PACKET worker: one or two TPACKET_V3 rings, frames copied into its pool.
 public final class PacketRig: Rig, @unchecked Sendable {
     var pool: FramePool
-    var a: TPacketV3Port?
-    var b: TPacketV3Port?
+    var ports: PortGroup<TPacketV3Port>
     public let settings: RigSettings
     public let stats = WorkerStats()
     public let stopFlag = StopFlag()
@@ -125,42 +136,27 @@ public final class PacketRig: Rig, @unchecked Sendable {
 
     /// `fanoutGroup`: PACKET_FANOUT (hash) group shared with the other workers on these interfaces.
     public init(interfaces: [String], fanoutGroup: Int32?, settings: RigSettings, numaNode: Int) throws {
-        guard (1...2).contains(interfaces.count) else { throw RigError("a worker serves one or two ports") }
+        guard (1...Int(Burst.dropEgress)).contains(interfaces.count) else { throw RigError("a worker serves 1 to 254 ports") }
         self.settings = settings
         pool = try FramePool.onNUMANode(numaNode, frameSize: 2048, frameCount: settings.frameCount)
         poolNode = pool.numaNode
+        ports = PortGroup(capacity: interfaces.count)
         do {
-            a = try TPacketV3Port(interface: interfaces[0], fanoutGroup: fanoutGroup)
-            if interfaces.count > 1 { b = try TPacketV3Port(interface: interfaces[1], fanoutGroup: fanoutGroup) }
+            for i in interfaces { ports.append(try TPacketV3Port(interface: i, fanoutGroup: fanoutGroup)) }
         } catch {
             throw RigError("cannot open an AF_PACKET TPACKET_V3 ring: \(error)")
         }
     }
 
-    public func runWorker() { runPorts(&a, &b, settings, &pool, stats, stopFlag) }
+    public func runWorker() { runFunction(settings, &ports, &pool, stats, stopFlag) }
 
     public func closeAll() {}
     public func audit() -> FramePool.Audit { pool.audit() }
 }
 
-/// Runs a rig's worker: its one or two ports (a missing second port is a
-/// `NullPort`) are moved out of the rig for the run and back after.
-func runPorts<P: PacketPort & ~Copyable>(_ a: inout P?, _ b: inout P?, _ s: RigSettings, _ pool: inout FramePool,
-                                         _ stats: WorkerStats, _ stop: StopFlag) {
-    var pa = a.take()!
-    if var pb = b.take() {
-        runFunction(s, &pa, &pb, &pool, stats, stop)
-        b = consume pb
-    } else {
-        var none = NullPort()
-        runFunction(s, &pa, &none, &pool, stats, stop)
-    }
-    a = consume pa
-}
-
 /// Picks the forwarding function once; the worker loop is specialised for it.
-func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
-    _ s: RigSettings, _ a: inout A, _ b: inout B, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
+func runFunction<P: PacketPort & ~Copyable>(
+    _ s: RigSettings, _ ports: inout PortGroup<P>, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
 ) {
     switch s.forward {
     case .drop: run(DropFunction())
@@ -170,6 +166,10 @@ func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
             (source: nil, destination: k < s.nextHopMACs.count ? s.nextHopMACs[k] : nil)
         })
         run(f)
+    case .router:
+        guard let r = s.router else { preconditionFailure("router mode without its tables") }
+        run(RouterFunction(routes: r.routes, tables: r.tables, punts: r.punts[s.workerIndex], counters: r.counters[s.workerIndex],
+                           worker: s.workerIndex))
     }
 
     /// With rules, the function runs behind the classifier stage.
@@ -177,11 +177,11 @@ func runFunction<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>(
         if let cl = s.classification {
             var c = ClassifyFunction(tables: cl.tables, worker: s.workerIndex, flows: cl.flows[s.workerIndex],
                                      dropUnmatched: s.dropUnmatched, then: f)
-            Worker.run(&a, &b, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.run(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop)
             cl.tables.offline(worker: s.workerIndex)
         } else {
             var f = f
-            Worker.run(&a, &b, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.run(&ports, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop)
         }
     }
 }

@@ -13,8 +13,8 @@ public struct Adjacencies: Sendable {
     /// resolved, after which the management core installs a host route
     /// (/32, /128) to its MAC. `kernel`: out of an interface that is not
     /// one of Bowman's ports — the kernel forwards it.
-    public enum Kind: UInt8, Sendable { case forward, unresolved, glean, kernel, blackhole, unreachable, prohibit }
-    public struct Hop: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable, BitwiseCopyable { case forward, unresolved, glean, kernel, blackhole, unreachable, prohibit }
+    public struct Hop: Sendable, Equatable, BitwiseCopyable {
         public var kind: Kind
         public var port: Int
         public var source: MACAddress
@@ -26,12 +26,20 @@ public struct Adjacencies: Sendable {
     /// Hops of every channel, flat; `first[c]..<first[c + 1]` are channel c's.
     public private(set) var hops: [Hop] = []
     public private(set) var first: [Int] = [0]
+    /// The gateway each hop leads to (nil: a connected route), for the
+    /// management core resolving an `unresolved` hop; not read per packet.
+    public private(set) var gateways: [IPAddress?] = []
 
     public init() {}
 
     /// Appends the hops of the next channel id (`channelCount`); weights repeat a hop.
     public mutating func append(_ channelHops: [(Hop, weight: Int)]) {
-        for (h, w) in channelHops { for _ in 0..<max(1, w) { hops.append(h) } }
+        append(channelHops.map { ($0.0, $0.weight, nil) })
+    }
+
+    /// The same, with each hop's gateway.
+    public mutating func append(_ channelHops: [(Hop, weight: Int, gateway: IPAddress?)]) {
+        for (h, w, g) in channelHops { for _ in 0..<max(1, w) { hops.append(h); gateways.append(g) } }
         first.append(hops.count)
     }
 
@@ -49,15 +57,98 @@ public struct Adjacencies: Sendable {
             case .unreachable: a.append([(Hop(kind: .unreachable), 1)])
             case .prohibit: a.append([(Hop(kind: .prohibit), 1)])
             case .forward:
-                a.append(set.hops.map { h -> (Hop, weight: Int) in
-                    guard let p = ports[h.interface] else { return (Hop(kind: .kernel), h.weight) }
-                    guard let g = h.gateway else { return (Hop(kind: .glean, port: p.port, source: p.mac), h.weight) }
-                    guard let mac = neighbour(h.interface, g) else { return (Hop(kind: .unresolved, port: p.port, source: p.mac), h.weight) }
-                    return (Hop(kind: .forward, port: p.port, source: p.mac, destination: mac), h.weight)
+                a.append(set.hops.map { h -> (Hop, weight: Int, gateway: IPAddress?) in
+                    guard let p = ports[h.interface] else { return (Hop(kind: .kernel), h.weight, h.gateway) }
+                    guard let g = h.gateway else { return (Hop(kind: .glean, port: p.port, source: p.mac), h.weight, nil) }
+                    guard let mac = neighbour(h.interface, g) else { return (Hop(kind: .unresolved, port: p.port, source: p.mac), h.weight, g) }
+                    return (Hop(kind: .forward, port: p.port, source: p.mac, destination: mac), h.weight, g)
                 })
             }
         }
         return a
+    }
+}
+
+/// The workers' read-only form of a router's adjacencies and its host
+/// routes (neighbours on connected subnets, learned by gleaning): flat
+/// memory behind plain pointers, so reading it per packet touches no
+/// reference count. Owned by a `RouterTables`, which must outlive every
+/// view of it (the management core keeps it until the TablePublisher
+/// frees the published view).
+public struct RouterView: @unchecked Sendable, BitwiseCopyable {
+    public struct HostSlot: Sendable, BitwiseCopyable {
+        /// 0: empty; 4 or 6.
+        public var family: UInt64
+        public var high: UInt64, low: UInt64
+        public var hop: Adjacencies.Hop
+    }
+    public let hops: UnsafePointer<Adjacencies.Hop>
+    public let first: UnsafePointer<Int32>
+    public let channelCount: Int
+    public let hostSlots: UnsafePointer<HostSlot>
+    public let hostMask: Int
+
+    @inlinable static func slot(_ family: UInt64, _ high: UInt64, _ low: UInt64) -> UInt64 {
+        RouterStep.mix(high ^ (low &* 0x9E37_79B9_7F4A_7C15) ^ family)
+    }
+
+    /// The host route for the destination at `at` (family 4 or 6), if one was learned.
+    @inlinable public func host(family: Int, at: Int, in p: UnsafeRawBufferPointer) -> Adjacencies.Hop? {
+        let f = UInt64(family), hi: UInt64, lo: UInt64
+        if family == 4 {
+            hi = UInt64(IPv4Address(loadingFrom: p, at: at).rawValue); lo = 0
+        } else {
+            let a = IPv6Address(loadingFrom: p, at: at); hi = a.high; lo = a.low
+        }
+        var i = Int(truncatingIfNeeded: Self.slot(f, hi, lo)) & hostMask
+        while true {
+            let s = hostSlots[i]
+            if s.family == 0 { return nil }
+            if s.family == f && s.high == hi && s.low == lo { return s.hop }
+            i = (i &+ 1) & hostMask
+        }
+    }
+}
+
+/// Owns the memory of one `RouterView`: adjacencies and host routes,
+/// immutable once made (a change makes a new one, published whole).
+public final class RouterTables: @unchecked Sendable {
+    public let adjacencies: Adjacencies
+    public let hosts: [IPAddress: Adjacencies.Hop]
+    public let view: RouterView
+    let hopMemory: UnsafeMutablePointer<Adjacencies.Hop>
+    let firstMemory: UnsafeMutablePointer<Int32>
+    let slotMemory: UnsafeMutablePointer<RouterView.HostSlot>
+
+    public init(_ adjacencies: Adjacencies, hosts: [IPAddress: Adjacencies.Hop] = [:]) {
+        self.adjacencies = adjacencies
+        self.hosts = hosts
+        hopMemory = .allocate(capacity: max(1, adjacencies.hops.count))
+        for (i, h) in adjacencies.hops.enumerated() { (hopMemory + i).initialize(to: h) }
+        firstMemory = .allocate(capacity: adjacencies.first.count)
+        for (i, f) in adjacencies.first.enumerated() { (firstMemory + i).initialize(to: Int32(f)) }
+        var size = 8
+        while size < hosts.count * 2 { size <<= 1 }
+        slotMemory = .allocate(capacity: size)
+        let empty = RouterView.HostSlot(family: 0, high: 0, low: 0, hop: Adjacencies.Hop(kind: .blackhole))
+        slotMemory.initialize(repeating: empty, count: size)
+        for (a, hop) in hosts {
+            let (f, hi, lo): (UInt64, UInt64, UInt64) = switch a {
+            case .v4(let x): (4, UInt64(x.rawValue), 0)
+            case .v6(let x): (6, x.high, x.low)
+            }
+            var i = Int(truncatingIfNeeded: RouterView.slot(f, hi, lo)) & (size - 1)
+            while slotMemory[i].family != 0 { i = (i + 1) & (size - 1) }
+            slotMemory[i] = RouterView.HostSlot(family: f, high: hi, low: lo, hop: hop)
+        }
+        view = RouterView(hops: UnsafePointer(hopMemory), first: UnsafePointer(firstMemory), channelCount: adjacencies.channelCount,
+                          hostSlots: UnsafePointer(slotMemory), hostMask: size - 1)
+    }
+
+    deinit {
+        hopMemory.deallocate()
+        firstMemory.deallocate()
+        slotMemory.deallocate()
     }
 }
 
@@ -87,11 +178,24 @@ public enum RouteDecision: Equatable, Sendable {
 /// struct of arrays, nothing through an existential.
 public struct RouterStep: Sendable {
     public let routes: RouteTable
-    public let adjacencies: Adjacencies
+    /// The adjacencies and host routes read per packet (a worker sets it
+    /// from the published table at the start of every burst).
+    public var view: RouterView
+    /// Keeps the tables of `init(routes:tables:)` alive (nil on the data
+    /// path, where the management core owns them).
+    let owner: RouterTables?
 
-    public init(routes: RouteTable, adjacencies: Adjacencies) {
-        self.routes = routes
-        self.adjacencies = adjacencies
+    /// A step over `view`, whose owner the caller keeps alive.
+    public init(routes: RouteTable, view: RouterView) {
+        self.routes = routes; self.view = view; owner = nil
+    }
+
+    public init(routes: RouteTable, tables: RouterTables) {
+        self.routes = routes; view = tables.view; owner = tables
+    }
+
+    public init(routes: RouteTable, adjacencies: Adjacencies, hosts: [IPAddress: Adjacencies.Hop] = [:]) {
+        self.init(routes: routes, tables: RouterTables(adjacencies, hosts: hosts))
     }
 
     @inlinable static func mix(_ x: UInt64) -> UInt64 {
@@ -122,15 +226,24 @@ public struct RouterStep: Sendable {
                 ^ UInt64(r.loadUnaligned(fromByteOffset: l3, as: UInt32.self) & 0xFFFF_0F00)   // flow label
         }
         let channel = routes.lookup(family: family, destinationAt: at, in: r)
-        guard channel >= 0, channel < adjacencies.channelCount else { return .noRoute }
-        let lo = adjacencies.first[channel], n = adjacencies.first[channel + 1] &- lo
+        guard channel >= 0 else { return .noRoute }
+        // A route newer than the published adjacencies: the management
+        // core decides it on its newer tables.
+        guard channel < view.channelCount else { return .unresolved(channel: channel, hop: 0) }
+        let lo = Int(view.first[channel]), n = Int(view.first[channel &+ 1]) &- lo
         guard n > 0 else { return .noRoute }
         let i = n == 1 ? 0 : Int(Self.mix(flow) % UInt64(n))
-        let hop = adjacencies.hops[lo &+ i]
+        var hop = view.hops[lo &+ i]
         switch hop.kind {
         case .forward: break
         case .unresolved: return .unresolved(channel: channel, hop: i)
-        case .glean: return .glean(channel: channel)
+        case .glean:
+            // A neighbour on the connected subnet, once resolved, has a host route.
+            // The router's own addresses are host routes of kind `kernel`.
+            guard let h = view.host(family: family, at: at, in: r) else { return .glean(channel: channel) }
+            if h.kind == .kernel { return .kernel }
+            guard h.port == hop.port, h.kind == .forward else { return .glean(channel: channel) }
+            hop = h
         case .kernel: return .kernel
         case .blackhole: return .blackhole
         case .unreachable: return .unreachable

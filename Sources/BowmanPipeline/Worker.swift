@@ -13,35 +13,144 @@ public enum IdlePolicy: Sendable, Equatable {
     case poll(emptyPolls: Int, milliseconds: Int32)
 }
 
+/// The ports one worker serves, indexed 0..<count: what the loop needs of
+/// them. Conformers are concrete (`PortGroup` of one kind, `PortPair` of
+/// two), so the loop is specialised for them: no existential per packet.
+public protocol WorkerPorts: ~Copyable {
+    var count: Int { get }
+    mutating func receive(port: Int, into burst: inout Burst, pool: inout FramePool) -> Int
+    mutating func transmit(port: Int, _ burst: inout Burst, pool: inout FramePool) -> Int
+    mutating func transmitRoom(port: Int) -> Int
+    mutating func service(pool: inout FramePool)
+    /// Sleeps in poll(2) until a port is readable or `milliseconds` pass.
+    func waitForTraffic(milliseconds: Int32)
+}
+
+/// Any number of ports of one kind (a router's interfaces), owned here.
+public struct PortGroup<P: PacketPort & ~Copyable>: ~Copyable, WorkerPorts {
+    @usableFromInline let base: UnsafeMutablePointer<P>
+    public let capacity: Int
+    public private(set) var count = 0
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    public mutating func append(_ port: consuming P) {
+        precondition(count < capacity, "port group full")
+        (base + count).initialize(to: port)
+        count += 1
+    }
+
+    @inlinable public subscript(i: Int) -> P {
+        unsafeAddress { UnsafePointer(base + i) }
+        unsafeMutableAddress { base + i }
+    }
+
+    @inlinable public mutating func receive(port: Int, into burst: inout Burst, pool: inout FramePool) -> Int {
+        base[port].receive(into: &burst, pool: &pool)
+    }
+    @inlinable public mutating func transmit(port: Int, _ burst: inout Burst, pool: inout FramePool) -> Int {
+        base[port].transmit(&burst, pool: &pool)
+    }
+    @inlinable public mutating func transmitRoom(port: Int) -> Int { base[port].transmitRoom() }
+    @inlinable public mutating func service(pool: inout FramePool) {
+        for i in 0..<count { base[i].service(pool: &pool) }
+    }
+    public func waitForTraffic(milliseconds: Int32) {
+        var fds: [Int32] = []
+        for i in 0..<count where base[i].pollDescriptor >= 0 { fds.append(base[i].pollDescriptor) }
+        _ = Poll.wait(fds.map { Poll.Request($0) }, milliseconds: milliseconds)
+    }
+
+    /// Gives back every port's frames and closes them.
+    public mutating func closeAll(returningFramesTo pool: inout FramePool) {
+        for i in 0..<count { base[i].close(returningFramesTo: &pool) }
+    }
+}
+
+/// Two ports of possibly different kinds (a pcap replay in, a capture
+/// out), borrowed for one run of the loop. Port 0 is `a`, 1 is `b`; a
+/// single-port worker's `b` is a `NullPort`.
+struct PortPair<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable>: WorkerPorts {
+    let a: UnsafeMutablePointer<A>
+    let b: UnsafeMutablePointer<B>
+    var count: Int { B.isNull ? 1 : 2 }
+    @inline(__always) mutating func receive(port: Int, into burst: inout Burst, pool: inout FramePool) -> Int {
+        port == 0 ? a.pointee.receive(into: &burst, pool: &pool) : b.pointee.receive(into: &burst, pool: &pool)
+    }
+    @inline(__always) mutating func transmit(port: Int, _ burst: inout Burst, pool: inout FramePool) -> Int {
+        port == 0 || B.isNull ? a.pointee.transmit(&burst, pool: &pool) : b.pointee.transmit(&burst, pool: &pool)
+    }
+    @inline(__always) mutating func transmitRoom(port: Int) -> Int {
+        port == 0 || B.isNull ? a.pointee.transmitRoom() : b.pointee.transmitRoom()
+    }
+    @inline(__always) mutating func service(pool: inout FramePool) {
+        a.pointee.service(pool: &pool)
+        if !B.isNull { b.pointee.service(pool: &pool) }
+    }
+    func waitForTraffic(milliseconds: Int32) {
+        Worker.waitForTraffic(a.pointee.pollDescriptor, B.isNull ? -1 : b.pointee.pollDescriptor, milliseconds)
+    }
+}
+
 /// The run-to-completion loop of one data core: receive a burst, run the
 /// forwarding function over it, transmit, repeat. Everything it touches is
 /// owned by its thread and passed `inout`; the only shared state is the stop
 /// flag (read once per round) and the counters (written once per burst).
 public enum Worker {
-    /// Serves one port, or two of the same kind, with forwarding function
-    /// `F` until `stop` is set. Port indices: `a` is 0, `b` (if any) is 1.
-    /// A single-port worker passes `NullPort()` as `b`.
+    /// Serves one port, or two, with forwarding function `F` until `stop`
+    /// is set. Port indices: `a` is 0, `b` (if any) is 1. A single-port
+    /// worker passes `NullPort()` as `b`.
     public static func run<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable, F: ForwardingFunction>(
         _ a: inout A, _ b: inout B, function: inout F, pool: inout FramePool,
         idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
     ) {
-        let twoPorts = !B.isNull
+        withUnsafeMutablePointer(to: &a) { pa in
+            withUnsafeMutablePointer(to: &b) { pb in
+                var pair = PortPair(a: pa, b: pb)
+                loop(&pair, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop)
+            }
+        }
+    }
+
+    /// Serves any number of ports of one kind (indices as in the group).
+    public static func run<P: PacketPort & ~Copyable, F: ForwardingFunction>(
+        _ ports: inout PortGroup<P>, function: inout F, pool: inout FramePool,
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
+    ) {
+        loop(&ports, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop)
+    }
+
+    @inline(__always)
+    static func loop<Ports: WorkerPorts & ~Copyable, F: ForwardingFunction>(
+        _ ports: inout Ports, function: inout F, pool: inout FramePool,
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
+    ) {
+        let portCount = ports.count
         var burst = Burst()
+        var out = Burst()   // one out port's share of a per-packet burst
         var rx: UInt64 = 0, tx: UInt64 = 0, dropped: UInt64 = 0, full: UInt64 = 0, bursts: UInt64 = 0, idlePolls: UInt64 = 0
         var empty = 0
         let cpuStart = SystemClock.threadCPUNanoseconds
         while !stop.isSet {
             var got = 0
-            for input in 0..<(twoPorts ? 2 : 1) {
+            for input in 0..<portCount {
                 // Backpressure: take no more than the out port can send now.
-                if let out = function.destination(forInput: input) {
-                    let room = out == 0 || !twoPorts ? a.transmitRoom() : b.transmitRoom()
+                if let o = function.destination(forInput: input), o < portCount {
+                    let room = ports.transmitRoom(port: o)
                     burst.limit = min(Burst.capacity, room)
                     if room == 0 { continue }
                 } else {
                     burst.limit = Burst.capacity
                 }
-                let n = input == 0 ? a.receive(into: &burst, pool: &pool) : b.receive(into: &burst, pool: &pool)
+                let n = ports.receive(port: input, into: &burst, pool: &pool)
                 if n == 0 { continue }
                 got &+= n
                 rx &+= UInt64(n)
@@ -50,23 +159,43 @@ public enum Worker {
                 case .drop:
                     dropped &+= UInt64(burst.count)
                     pool.release(burst: &burst)
-                case .forward(let out):
-                    let sent = out == 0 || !twoPorts ? a.transmit(&burst, pool: &pool) : b.transmit(&burst, pool: &pool)
-                    tx &+= UInt64(sent)
+                case .forward(let o):
+                    if o >= portCount {
+                        dropped &+= UInt64(burst.count)
+                        pool.release(burst: &burst)
+                        break
+                    }
+                    tx &+= UInt64(ports.transmit(port: o, &burst, pool: &pool))
                     if !burst.isEmpty {
                         // Output ring full: drop the rest rather than stall input.
                         full &+= UInt64(burst.count)
                         pool.release(burst: &burst)
                     }
+                case .perPacket:
+                    // One batch per out port, in order of first appearance.
+                    while !burst.isEmpty {
+                        let o = burst.egress(at: 0)
+                        burst.take(egress: o, into: &out)
+                        if Int(o) >= portCount {
+                            dropped &+= UInt64(out.count)
+                            pool.release(burst: &out)
+                            continue
+                        }
+                        tx &+= UInt64(ports.transmit(port: Int(o), &out, pool: &pool))
+                        if !out.isEmpty {
+                            full &+= UInt64(out.count)
+                            pool.release(burst: &out)
+                        }
+                    }
                 }
             }
-            a.service(pool: &pool)
-            if twoPorts { b.service(pool: &pool) }
+            ports.service(pool: &pool)
             if got == 0 {
                 idlePolls &+= 1
                 empty &+= 1
                 if case .poll(let threshold, let ms) = idle, empty >= threshold {
-                    waitForTraffic(a.pollDescriptor, twoPorts ? b.pollDescriptor : -1, ms)
+                    function.idle()
+                    ports.waitForTraffic(milliseconds: ms)
                     empty = 0
                 }
             } else {
@@ -85,6 +214,7 @@ public enum Worker {
         stats.bursts.store(bursts, ordering: .relaxed)
         stats.idlePolls.store(idlePolls, ordering: .relaxed)
         stats.cpuNanoseconds.store(SystemClock.threadCPUNanoseconds &- cpuStart, ordering: .relaxed)
+        function.idle()
     }
 
     @inline(never)

@@ -35,7 +35,14 @@ public enum RouteFile {
     }
 
     public static func routes(_ text: String, file: String) throws(TextInputError) -> [(prefix: IPPrefix, nextHop: String)] {
-        var out: [(prefix: IPPrefix, nextHop: String)] = []
+        try routeLines(text, file: file).map { ($0.prefix, $0.nextHop) }
+    }
+
+    /// The same, with the line and column of each next hop (for callers
+    /// that give the next-hop word a meaning and refuse some).
+    public static func routeLines(_ text: String, file: String) throws(TextInputError)
+        -> [(prefix: IPPrefix, nextHop: String, line: Int, column: Int)] {
+        var out: [(prefix: IPPrefix, nextHop: String, line: Int, column: Int)] = []
         for (n, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let w = words(line)
             if w.isEmpty { continue }
@@ -43,7 +50,7 @@ public enum RouteFile {
             guard let p = IPPrefix(w[0].0) else { throw fail(w[0].1, "'\(w[0].0)' is not an IPv4 or IPv6 prefix") }
             guard w.count >= 2 else { throw fail(w[0].1 + w[0].0.count, "a next hop must follow the prefix") }
             guard w.count == 2 else { throw fail(w[2].1, "unexpected '\(w[2].0)' after the next hop") }
-            out.append((p, String(w[1].0)))
+            out.append((p, String(w[1].0), n + 1, w[1].1))
         }
         return out
     }

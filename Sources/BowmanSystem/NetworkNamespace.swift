@@ -33,6 +33,14 @@ public enum NetworkNamespace {
         if rc != 0 { throw Errno(rc) }
     }
 
+    /// The MAC address of `name` in the calling thread's namespace (six octets).
+    public static func interfaceMAC(_ name: String) throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 6)
+        let rc = out.withUnsafeMutableBufferPointer { cbowman_interface_mac(name, $0.baseAddress) }
+        if rc != 0 { throw Errno(-rc) }
+        return out
+    }
+
     /// Interface index of `name` in the calling thread's namespace.
     public static func interfaceIndex(_ name: String) throws(Errno) -> Int32 {
         let i = if_nametoindex(name)

@@ -22,8 +22,15 @@ struct RunCommand: ParsableCommand {
           bowman run --port af_xdp:eth1:0 --port af_xdp:eth2:0 --forward l2fwd --cores 1
         """)
 
-    @Option(name: .customLong("port"), help: "A port (repeat for two).") var ports: [String] = []
-    @Option(help: "drop, l2fwd or reflect.") var forward: String = "l2fwd"
+    @Option(name: .customLong("port"), help: "A port (repeat: two for l2fwd, any number for router).") var ports: [String] = []
+    @Option(help: "drop, l2fwd, reflect or router.") var forward: String = "l2fwd"
+    @Option(help: "router: follow a Linux routing table (kernel = main, or kernel:TABLE).") var fib: String?
+    @Option(help: "router: routes from this file (prefix GATEWAY%INTERFACE | INTERFACE | blackhole | unreachable | prohibit).")
+    var routes: String?
+    @Option(help: "router: follow the routing manager's route table NAME (filled by (calculate TOPOLOGY NAME)); needs --manage.")
+    var routeTable: String?
+    @Option(help: "router: run the ALM (UDP 9998), ATM (9999) and routing manager (9990) on this address.") var manage: String?
+    @Option(help: "router: a name this node answers to in ALP messages (repeatable; its addresses always are).") var identity: [String] = []
     @Option(help: "Data cores, one worker each (af_xdp: worker i serves queue Q+i; af_packet: workers share by PACKET_FANOUT).")
     var cores: Int = 1
     @Option(help: "CPU of the first data core (default: the last CPUs this process may use; the management thread keeps the others).")
@@ -54,8 +61,23 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        guard let f = ForwardMode(rawValue: forward) else { throw ValidationError("--forward must be drop, l2fwd or reflect") }
+        guard let f = ForwardMode(rawValue: forward) else { throw ValidationError("--forward must be drop, l2fwd, reflect or router") }
         o.forward = f
+        if [fib, routes, routeTable].compactMap({ $0 }).count > 1 { throw ValidationError("give one of --fib, --routes, --route-table") }
+        if (fib != nil || routes != nil || routeTable != nil) && f != .router {
+            throw ValidationError("--fib, --routes and --route-table are for --forward router")
+        }
+        if (routeTable == nil) != (manage == nil) { throw ValidationError("--route-table and --manage go together") }
+        if let routeTable, let manage {
+            guard let a = IPAddress(manage) else { throw ValidationError("--manage: '\(manage)' is not an IPv4 or IPv6 address") }
+            o.routeSource = .manager(address: a, table: routeTable, identity: identity)
+        }
+        if let fib {
+            guard let t = KernelFIB.parseSource(fib) else { throw ValidationError("--fib wants kernel or kernel:TABLE, not '\(fib)'") }
+            o.routeSource = .kernel(table: t)
+        }
+        if let routes { o.routeSource = .file(routes) }
+        if f == .router && o.routeSource == nil { throw ValidationError("--forward router needs --fib kernel[:TABLE], --routes FILE or --route-table NAME --manage ADDRESS") }
         guard cores >= 1 else { throw ValidationError("--cores must be at least 1") }
         guard let m = XDPAttachMode(rawValue: xdpMode) else { throw ValidationError("--xdp-mode must be native, generic or offload") }
         o.xdpMode = m

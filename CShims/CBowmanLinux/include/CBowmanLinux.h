@@ -121,4 +121,7 @@ void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r);
 /// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
 /// creates later): a process can inherit a mask that blocks them.
 void cbowman_unblock_termination_signals(void);
+/// The hardware (MAC) address of interface `name` in the calling thread's
+/// network namespace (SIOCGIFHWADDR); 0 or -errno.
+int cbowman_interface_mac(const char *name, uint8_t out[6]);
 #endif

@@ -45,7 +45,10 @@ public enum DataPlane {
         public var dropUnmatched = false
         /// Set (by SIGHUP) to reload `rules` without stopping traffic.
         public var reload: StopFlag?
+        /// Where the router's routes come from (forward mode `router`).
+        public var routeSource: RouteSource?
         var classification: Classification?
+        var router: RouterWiring?
         public init() {}
 
         /// Where worker `w`'s frames live: its data core's NUMA node, else
@@ -65,6 +68,7 @@ public enum DataPlane {
             s.classification = classification
             s.dropUnmatched = dropUnmatched
             s.workerIndex = w
+            s.router = router
             return s
         }
     }
@@ -75,6 +79,8 @@ public enum DataPlane {
         public var audit: FramePool.Audit
         public var portNotes: [String]
         public var workers: Int = 1
+        /// The router's counters (forward mode `router`).
+        public var router: String?
         public var description: String {
             let s = stats
             return (workers > 1 ? "\(workers) workers, " : "") + String(format: "%.2f s: rx %llu (%.3f Mpps), tx %llu, dropped %llu, tx ring full %llu; worker CPU %.1f ns/packet; ",
@@ -94,12 +100,15 @@ public enum DataPlane {
     public static func run(_ o: Options, seconds: Double? = nil, stop: StopFlag,
                            ready: (@Sendable () -> Void)? = nil,
                            progress: @escaping (String) -> Void) throws -> Report {
-        guard (1...2).contains(o.ports.count) else { throw Failure("give one or two --port (got \(o.ports.count))") }
+        guard !o.ports.isEmpty else { throw Failure("give at least one --port") }
+        guard o.forward == .router || o.ports.count <= 2 else { throw Failure("\(o.forward.rawValue) serves one or two ports (a router any number)") }
+        guard o.ports.count < Int(Burst.dropEgress) else { throw Failure("a worker serves at most 254 ports") }
         if o.forward == .l2fwd && o.ports.count != 2 { throw Failure("l2fwd needs two ports") }
+        if o.forward == .router && o.routeSource == nil { throw Failure("the router needs routes: --fib kernel[:TABLE] or --routes FILE") }
         let xdp = o.ports.allSatisfy { if case .afXDP = $0 { true } else { false } }
         let packet = o.ports.allSatisfy { if case .afPacket = $0 { true } else { false } }
         guard xdp || packet else { throw Failure("one worker serves ports of one kind: mix af_xdp and af_packet on separate runs") }
-        if o.ports.count == 2 && o.ports[0] == o.ports[1] { throw Failure("the two ports are the same (\(o.ports[0]))") }
+        if Set(o.ports.map(\.interface)).count != o.ports.count { throw Failure("a port is given twice: \(o.ports.map(\.description))") }
         for p in o.ports where (try? NetworkNamespace.interfaceIndex(p.interface)) == nil { throw Failure("no such interface: \(p.interface)") }
 
         var o = o
@@ -116,15 +125,24 @@ public enum DataPlane {
                      + form + String(format: ", compiled in %.0f ms", Date().timeIntervalSince(t0) * 1000)
                      + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
         }
-        if xdp {
-            return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+        var control: RouterControl?
+        if o.forward == .router, let source = o.routeSource {
+            let c = try RouterControl(source: source, interfaces: o.ports.map(\.interface), workers: max(1, o.dataCores.count))
+            c.onAnswer = { progress("routing manager: \($0)") }
+            o.router = RouterWiring(routes: c.routes, tables: c.publisher, punts: c.punts, counters: c.counters)
+            control = c
+            progress("routing with \(c.routes.count) routes from \(source) over \(o.ports.count) ports")
         }
-        return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+        if xdp {
+            return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control)
+        }
+        return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control)
     }
 
     // MARK: - AF_XDP
 
-    static func runAFXDP(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
+    static func runAFXDP(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void,
+                         control: RouterControl?) throws -> Report {
         guard CurrentProcess.isRoot else { throw Failure("AF_XDP ports need root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)") }
         var attachedHere: [String] = []
         var notes: [String] = []
@@ -171,12 +189,13 @@ public enum DataPlane {
             }
         }
         for n in notes { progress(n) }
-        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control)
     }
 
     // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
-    static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void) throws -> Report {
+    static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void,
+                            control: RouterControl?) throws -> Report {
         guard CurrentProcess.isRoot else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
         var o = o
         if o.dataCores.count > 1 && o.fanoutGroup == nil {
@@ -190,7 +209,7 @@ public enum DataPlane {
         var notes = rigs.enumerated().map { w, r in "worker \(w): frames on NUMA node \(r.poolNode), cpu \(o.dataCores[w]?.rawValue ?? -1)" }
         if o.dataCores.count > 1 { notes.append("\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)") }
         for n in notes { progress(n) }
-        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes)
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control)
     }
 
     // MARK: - Running a rig
@@ -200,7 +219,8 @@ public enum DataPlane {
     /// (Management-core code: the rigs are an existential here, never on
     /// the data path.)
     static func drive(_ rigs: [any Rig], _ o: Options, seconds: Double?, stop: StopFlag,
-                      ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String]) throws -> Report {
+                      ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String],
+                      control: RouterControl? = nil) throws -> Report {
         let start = Date()
         var threads: [PinnedThread] = []
         for (w, rig) in rigs.enumerated() {
@@ -211,7 +231,7 @@ public enum DataPlane {
         var last = summed(), lastTime = start
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
-            Thread.sleep(forTimeInterval: 0.05)
+            if let c = control { c.service(milliseconds: 50) } else { Thread.sleep(forTimeInterval: 0.05) }
             if let r = o.reload, r.isSet, let rules = o.rules, let cl = o.classification {
                 r.clear()
                 // Rules change without stopping traffic: the new set is
@@ -255,12 +275,18 @@ public enum DataPlane {
                      + (perFlow.count > 32 ? ", ..." : "") + "; unmatched \(unmatched)")
         }
         if let f = o.countFile { writeCount(f, total.rxPackets) }
+        var routerSummary: String?
+        if let c = control {
+            c.service(milliseconds: 0)   // what the workers punted last
+            routerSummary = c.summary()
+            progress(routerSummary!)
+        }
         let audit = rigs.map { $0.audit() }.reduce(FramePool.Audit(total: 0, free: 0, inFlight: 0)) { a, b in
             FramePool.Audit(total: a.total + b.total, free: a.free + b.free, inFlight: a.inFlight + b.inFlight,
                             duplicatedFree: a.duplicatedFree + b.duplicatedFree, freeButReferenced: a.freeButReferenced + b.freeButReferenced,
                             lost: a.lost + b.lost, invalidReleases: a.invalidReleases + b.invalidReleases)
         }
-        return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count)
+        return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count, router: routerSummary)
     }
 }
 
