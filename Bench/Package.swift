@@ -41,6 +41,7 @@ let package = Package(
                 .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanIO", package: bowman),
                 .product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
                 .product(name: "BowmanClassifier", package: bowman), .product(name: "BowmanSystem", package: bowman), "ClassifyWorkload",
+                .product(name: "BowmanRouting", package: bowman),
             ],
             path: "Benchmarks/Worker",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),

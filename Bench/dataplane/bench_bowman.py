@@ -9,6 +9,11 @@ NAPI modes and counters as the C references next to them:
   fwd-bowman-*  bowman run --forward l2fwd  vs  fwd-xsk-* (xsk_fwd)
   cost-bowman-* fixed offered load, CPU ns/packet vs cost-xsk-*
   fwd-testpmd-* dpdk-testpmd forwarding vB -> vC on two net_af_xdp ports, counted at the same sink
+  route-bowman-* bowman run --forward router --fib kernel (LPM, TTL, MACs)  vs  fwd-bowman-* (l2fwd)
+  route-kernel-* the kernel's own IPv4 forwarding between the same namespaces (ip_forward=1)
+
+The routed tests move the dut's 198.18.0.2 to 198.18.0.3 and route 198.18.0.2/32
+(the generator's destination) via the sink, so every generated frame is forwarded.
 
 Usage: bench_bowman.py PERF_DIR BOWMAN_BINARY run|list|summary ...
 """
@@ -50,6 +55,34 @@ for s in (64, 1514):
     bench.TESTS[f"rx-bowman-afp-sirq-{s}"] = T(size=s, napi="sirq", setup=bench.TCDROP_SETUP, teardown=bench.TCDROP_DOWN,
                                                rx=f"{bowman} run --port af_packet:vB --forward drop --idle spin --frames 16384 -c {CNT}",
                                                specs=FILE_SPECS, primary=f"file:{CNT}")
+# Routed forwarding: the generator's destination (198.18.0.2) made a remote
+# host behind the sink, by a kernel route Bowman mirrors and the kernel uses.
+ROUTE_SETUP = bench.FWD_SETUP + [
+    "ip -n pbdut addr del 198.18.0.2/24 dev vB", "ip -n pbdut addr add 198.18.0.3/24 dev vB",
+    "ip -n pbdut route add 198.18.0.2/32 via 198.18.1.2 dev vC"]
+ROUTE_DOWN = bench.FWD_DOWN + [
+    "ip netns exec pbdut sysctl -qw net.ipv4.ip_forward=0",
+    "ip -n pbdut route del 198.18.0.2/32", "ip -n pbdut addr del 198.18.0.3/24 dev vB",
+    "ip -n pbdut addr add 198.18.0.2/24 dev vB"]
+ROUTER = f"{bowman} run --port af_xdp:vB:0 --port af_xdp:vC:0 --forward router --fib kernel --no-host-pass --frames 16384 -c {CNT}"
+for s in (64, 1514):
+    bench.TESTS[f"route-bowman-spin-sirq-{s}"] = T(size=s, napi="sirq", rx=f"{ROUTER} --idle spin --no-need-wakeup",
+                                                   setup=ROUTE_SETUP, teardown=ROUTE_DOWN, gen_nice=19,
+                                                   specs=["xdp:pbsink:vD", f"file:{CNT}", "link:pbgen:vA:tx.dropped"],
+                                                   primary="xdp:pbsink:vD")
+    bench.TESTS[f"route-bowman-poll-thr-{s}"] = T(size=s, napi="thr", rx=f"{ROUTER} --idle poll",
+                                                  setup=ROUTE_SETUP, teardown=ROUTE_DOWN, gen_nice=19,
+                                                  specs=["xdp:pbsink:vD", f"file:{CNT}", "link:pbgen:vA:tx.dropped"],
+                                                  primary="xdp:pbsink:vD")
+    # The kernel forwards on the receive side of vB: threaded NAPI on the receiver core, as Bowman's poll-thr.
+    bench.TESTS[f"route-kernel-thr-{s}"] = T(size=s, napi="thr", setup=ROUTE_SETUP + ["ip netns exec pbdut sysctl -qw net.ipv4.ip_forward=1"],
+                                             teardown=ROUTE_DOWN, gen_nice=19,
+                                             specs=["xdp:pbsink:vD", "link:pbgen:vA:tx.dropped"], primary="xdp:pbsink:vD")
+    bench.TESTS[f"route-kernel-sirq-{s}"] = T(size=s, napi="sirq", setup=ROUTE_SETUP + ["ip netns exec pbdut sysctl -qw net.ipv4.ip_forward=1"],
+                                              teardown=ROUTE_DOWN, gen_nice=19,
+                                              specs=["xdp:pbsink:vD", "link:pbgen:vA:tx.dropped"], primary="xdp:pbsink:vD")
+
+
 def testpmd_fwd(mode):
     # Two net_af_xdp ports (vB in, vC out), one forwarding lcore on RX_CPU;
     # "mac" rewrites the Ethernet addresses as Bowman's l2fwd does, "io" does not touch the packet.

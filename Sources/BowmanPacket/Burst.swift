@@ -101,6 +101,24 @@ public struct Burst: ~Copyable {
         _count = w
     }
 
+    /// Whether every entry's egress is `port` (the common case of a
+    /// per-packet verdict: then the burst leaves whole, with no copy).
+    @inlinable public func allEgresses(equal port: UInt8) -> Bool {
+        let n = _count
+        let raw = UnsafeRawPointer(egresses)
+        let pattern = UInt64(port) &* 0x0101_0101_0101_0101
+        var i = 0
+        while i &+ 8 <= n {
+            if raw.load(fromByteOffset: i, as: UInt64.self) != pattern { return false }
+            i &+= 8
+        }
+        while i < n {
+            if egresses[i] != port { return false }
+            i &+= 1
+        }
+        return true
+    }
+
     /// Moves the entries whose egress is `port` to the end of `out` (in
     /// order) and closes the gap they leave here: one pass, no allocation.
     @inlinable public mutating func take(egress port: UInt8, into out: inout Burst) {

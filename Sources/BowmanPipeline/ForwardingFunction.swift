@@ -24,13 +24,18 @@ public protocol ForwardingFunction: Sendable {
     /// The worker then receives no more than that port can send now, so a
     /// full transmit ring holds packets back in the kernel's receive ring
     /// (dropped there, cheaply, if it stays full) instead of having them
-    /// copied in, processed and dropped.
+    /// copied in, processed and dropped. `anyPort`: packets leave by
+    /// ports chosen one by one (a router); the worker then receives no more
+    /// than the fullest port can send.
     func destination(forInput input: Int) -> Int?
     /// The worker is about to sleep (idle policy `poll`) or stops: a
     /// function that reads published tables goes offline, so it never
     /// holds up their reclamation.
     mutating func idle()
 }
+
+/// `destination(forInput:)`'s answer when each packet picks its port.
+public let anyPort = -1
 
 extension ForwardingFunction {
     @inlinable public func destination(forInput input: Int) -> Int? { nil }

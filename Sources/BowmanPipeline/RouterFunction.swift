@@ -171,6 +171,9 @@ public struct RouterFunction: ForwardingFunction {
         self.tables = tables; self.punts = punts; self.counters = counters; self.worker = worker
     }
 
+    /// Each packet picks its port: receive no more than every port can send.
+    @inlinable public func destination(forInput input: Int) -> Int? { anyPort }
+
     @inlinable public mutating func idle() {
         tables.offline(worker: worker)
         online = false

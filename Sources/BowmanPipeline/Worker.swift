@@ -144,7 +144,13 @@ public enum Worker {
             for input in 0..<portCount {
                 // Backpressure: take no more than the out port can send now.
                 if let o = function.destination(forInput: input), o < portCount {
-                    let room = ports.transmitRoom(port: o)
+                    var room: Int
+                    if o >= 0 {
+                        room = ports.transmitRoom(port: o)
+                    } else {
+                        room = Burst.capacity
+                        for p in 0..<portCount { room = min(room, ports.transmitRoom(port: p)) }
+                    }
                     burst.limit = min(Burst.capacity, room)
                     if room == 0 { continue }
                 } else {
@@ -172,7 +178,22 @@ public enum Worker {
                         pool.release(burst: &burst)
                     }
                 case .perPacket:
-                    // One batch per out port, in order of first appearance.
+                    // One batch per out port, in order of first appearance;
+                    // a burst bound for one port leaves whole.
+                    let first = burst.egress(at: 0)
+                    if burst.allEgresses(equal: first) {
+                        if Int(first) >= portCount {
+                            dropped &+= UInt64(burst.count)
+                            pool.release(burst: &burst)
+                            break
+                        }
+                        tx &+= UInt64(ports.transmit(port: Int(first), &burst, pool: &pool))
+                        if !burst.isEmpty {
+                            full &+= UInt64(burst.count)
+                            pool.release(burst: &burst)
+                        }
+                        break
+                    }
                     while !burst.isEmpty {
                         let o = burst.egress(at: 0)
                         burst.take(egress: o, into: &out)

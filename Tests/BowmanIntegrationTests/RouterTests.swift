@@ -95,14 +95,14 @@ struct RouterTests {
     }
 
     @Test func routesFromTheKernelFIBOverAFXDP() throws {
-        let lab = LineLab(tag: "r\(getpid() % 10_000)")
+        let lab = LineLab(tag: "t\(getpid() % 10_000)")
         try lab.setUp(staticNeighbours: false)
         defer { lab.tearDown() }
         try routes(lab, router(lab, source: .kernel(table: 254)), marker: 7101)
     }
 
     @Test func routesFromAFileOverAFPacket() throws {
-        let lab = LineLab(tag: "q\(getpid() % 10_000)")
+        let lab = LineLab(tag: "u\(getpid() % 10_000)")
         try lab.setUp(staticNeighbours: false)
         defer { lab.tearDown() }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bowman-routes-\(getpid()).txt").path
@@ -157,5 +157,134 @@ struct RouterTests {
                 #expect(error.description == want)
             }
         }
+    }
+}
+
+/// Four namespaces: gen — dut — sink directly, and dut — r2 — sink around
+/// (r2 is a kernel router). Bowman in dut serves three ports; its routes
+/// come from the routing manager, fed over UDP with the seed's ALP, ATP
+/// and routing messages; the direct link taken down (the veth, and ALP
+/// status down) reroutes through r2.
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces, attach XDP and open AF_XDP sockets"))
+struct RoutingManagerTests {
+    let tag = "\(getpid() % 10_000)"
+    var gen: String { "bmm-g-\(tag)" }
+    var dut: String { "bmm-d-\(tag)" }
+    var sink: String { "bmm-s-\(tag)" }
+    var r2: String { "bmm-r-\(tag)" }
+    func ifc(_ c: String) -> String { "bm\(c)\(tag)" }
+
+    func setUp() throws {
+        for n in [gen, dut, sink, r2] { _ = try Shell.run(["ip", "netns", "add", n]) }
+        // (namespace, interface, address) pairs of each link
+        let links = [((gen, "A", "198.18.0.1/24"), (dut, "B", "198.18.0.2/24")),
+                     ((dut, "C", "198.18.1.1/24"), (sink, "D", "198.18.1.2/24")),
+                     ((dut, "E", "198.18.2.1/24"), (r2, "F", "198.18.2.2/24")),
+                     ((r2, "G", "198.18.3.1/24"), (sink, "H", "198.18.3.2/24"))]
+        for (a, b) in links {
+            _ = try Shell.run(["ip", "link", "add", ifc(a.1), "netns", a.0, "type", "veth", "peer", "name", ifc(b.1), "netns", b.0])
+            for (ns, i, addr) in [a, b] {
+                _ = try Shell.run(["ip", "-n", ns, "addr", "add", addr, "dev", ifc(i)])
+                _ = try Shell.run(["ip", "-n", ns, "link", "set", ifc(i), "up"])
+            }
+        }
+        for n in [gen, dut, sink, r2] { _ = try Shell.run(["ip", "-n", n, "link", "set", "lo", "up"]) }
+        _ = try Shell.run(["ip", "-n", gen, "route", "add", "198.18.0.0/15", "via", "198.18.0.2"])
+        _ = try Shell.run(["ip", "-n", sink, "route", "add", "198.18.0.0/24", "via", "198.18.1.1", "metric", "10"])
+        _ = try Shell.run(["ip", "-n", sink, "route", "add", "198.18.0.0/24", "via", "198.18.3.1", "metric", "20"])
+        _ = try Shell.run(["ip", "-n", r2, "route", "add", "198.18.0.0/24", "via", "198.18.2.1"])
+        _ = try Shell.run(["ip", "-n", r2, "route", "add", "198.18.1.0/24", "via", "198.18.3.2"])
+        _ = try Shell.run(["ip", "netns", "exec", r2, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        for n in [sink, r2] {
+            _ = try Shell.run(["ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"])
+        }
+    }
+
+    func tearDown() { for n in [gen, dut, sink, r2] { _ = try? Shell.run(["ip", "netns", "del", n]) } }
+
+    /// One message to the dut's service on `port`, and its reply.
+    func ask(_ port: UInt16, _ text: String) throws -> String {
+        try inNamespace(dut) {
+            let u = try UDPSocket(.v4)
+            _ = try u.send(Array(text.utf8), to: SocketAddress(IPAddress("198.18.0.2")!, port: port))
+            guard Poll.wait(for: u.descriptor, milliseconds: 3000) else { return "(no reply)" }
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let got = try buf.withUnsafeMutableBytes { b in try u.receive(into: b) }
+            return String(decoding: buf[0..<(got?.count ?? 0)], as: UTF8.self)
+        }
+    }
+
+    func ether(_ name: String, _ a: (String, String), _ b: (String, String), up: Bool = true) -> String {
+        "(create { (name \(name)) (proto ether (host (addr \(a.0)) (dev-name \(a.1))) (host (addr \(b.0)) (dev-name \(b.1)))) "
+            + "(status \(up ? "up" : "down")) (dir bi) (type point-to-point) (access regular) })"
+    }
+
+    func ping(_ to: String) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", gen, "ping", "-c", "3", "-i", "0.2", "-W", "2", to]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try? p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func routesFromALPAndATPAndALinkDownReroutes() throws {
+        try setUp()
+        defer { tearDown() }
+        var o = DataPlane.Options()
+        o.ports = ["B", "C", "E"].map { .afXDP(interface: ifc($0), queue: 0) }
+        o.forward = .router
+        o.routeSource = .manager(address: IPAddress("198.18.0.2")!, table: "rt", identity: [])
+        o.frameCount = 4096
+        var log: [String] = []
+        var before = "", after = "", unreachable = ""
+        let box = ResultBox<DataPlane.Report>(), stop = StopFlag(), ready = DispatchSemaphore(value: 0)
+        let dutName = dut, options = o
+        let t = try PinnedThread(name: "bowman-dut", core: nil) {
+            do {
+                try NetworkNamespace.enter(dutName)
+                box.result = .success(try DataPlane.run(options, stop: stop, ready: { ready.signal() }) { _ in })
+            } catch {
+                box.result = .failure(error)
+                ready.signal()
+            }
+        }
+        _ = ready.wait(timeout: .now() + 20)
+        try #require(box.result == nil, "\(String(describing: box.result))")
+        let links = ether("L1", ("198.18.0.2", ifc("B")), ("198.18.0.1", ifc("A")))
+            + ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")))
+            + ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")))
+            + ether("L4", ("198.18.3.1", ifc("G")), ("198.18.3.2", ifc("H")))
+        log.append(try ask(9998, links))
+        log.append(try ask(9999, "(name T) (add L1) (add L2) (add L3) (add L4)"))
+        log.append(try ask(9990, "(multi_home 198.18.0.2 198.18.1.1 198.18.2.1) (multi_home 198.18.1.2 198.18.3.2) "
+                           + "(multi_home 198.18.2.2 198.18.3.1) (calculate T rt)"))
+        before = ping("198.18.1.2")
+        // The direct link fails: its veth goes down and the ALM is told.
+        _ = try Shell.run(["ip", "-n", sink, "link", "set", ifc("D"), "down"])
+        log.append(try ask(9998, ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")), up: false)))
+        after = ping("198.18.1.2")
+        // The way round fails too: the sink is unreachable, and the router says so.
+        log.append(try ask(9998, ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")), up: false)))
+        unreachable = ping("198.18.1.2")
+        stop.set()
+        t.join()
+        let report = try box.result!.get()
+        let all = log.joined(separator: "\n") + "\n--- before\n\(before)\n--- after\n\(after)\n--- unreachable\n\(unreachable)\n\(report)\n\(report.router ?? "")"
+        if ProcessInfo.processInfo.environment["BOWMAN_SHOW"] != nil { print(all) }
+        #expect(log[0].hasPrefix("ok: created L1") && log[1].hasPrefix("ok: topology T") && log[2].contains("rt: "), "\(all)")
+        // Host routes to gen, the sink's two addresses and r2's two.
+        #expect(log[2].contains("rt: 5 routes from 198.18.0.2"), "\(all)")
+        // Direct: one router (Bowman) each way.
+        #expect(before.contains("3 received") && before.contains("ttl=63"), "\(all)")
+        // Round r2: two routers each way (Bowman and r2's kernel).
+        #expect(log[3].contains("rt recomputed"), "\(all)")
+        #expect(after.contains("3 received") && after.contains("ttl=62"), "\(all)")
+        #expect(unreachable.contains("From 198.18.0.2") && unreachable.contains("Destination Net Unreachable"), "\(all)")
+        #expect(report.audit.isConsistent, "\(report.audit)")
     }
 }

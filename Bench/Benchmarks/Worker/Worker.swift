@@ -5,6 +5,7 @@ import ClassifyWorkload
 import BowmanIO
 import BowmanPacket
 import BowmanPipeline
+import BowmanRouting
 import BowmanSystem
 
 /// A source that produces `remaining` copies of one frame into pool frames
@@ -60,6 +61,19 @@ final class WorkerRig: @unchecked Sendable {
     /// Packets the worker took in the last run (to check the benchmark does the work).
     var lastReceived: UInt64 { stats.rxPackets.load(ordering: .relaxed) }
 
+    /// One iteration over a group: the source as port 0, `sinks` sinks after it.
+    func runGroup<F: ForwardingFunction>(_ f: F, sinks: Int) {
+        var fn = f
+        var group = PortGroup<SyntheticPort>(capacity: sinks + 1)
+        var src = SyntheticPort(frame: frame, stop: stop, isSource: true)
+        src.remaining = 64_000
+        group.append(src)
+        for _ in 0..<sinks { group.append(SyntheticPort(frame: [0], stop: stop, isSource: false)) }
+        stop.clear()
+        Worker.run(&group, function: &fn, pool: &pool, idle: .spin, stats: stats, stop: stop)
+        precondition(lastReceived == 64_000, "worker stopped after \(lastReceived) packets")
+    }
+
     /// One iteration: 64,000 packets through the real worker loop.
     func run<F: ForwardingFunction>(_ f: F) {
         var fn = f
@@ -67,6 +81,24 @@ final class WorkerRig: @unchecked Sendable {
         stop.clear()
         Worker.run(&source, &sink, function: &fn, pool: &pool, idle: .spin, stats: stats, stop: stop)
         precondition(lastReceived == 64_000, "worker stopped after \(lastReceived) packets")
+    }
+}
+
+/// l2fwd's rewrite with the verdict given per packet (what a router
+/// returns): the cost of `.perPacket` against `.forward(toPort:)`.
+struct PerPacketL2Function: ForwardingFunction {
+    let source = MACAddress(2, 0, 0, 0, 0, 1), destination = MACAddress(2, 0, 0, 0, 0, 2)
+    /// Out ports 1...spread in turn (a power of two).
+    let spread: Int
+    mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict {
+        for k in 0..<burst.count {
+            let p = burst.packet(at: k, in: pool)
+            guard p.count >= 14 else { burst.setEgress(Burst.dropEgress, at: k); continue }
+            destination.store(to: p, at: 0)
+            source.store(to: p, at: 6)
+            burst.setEgress(UInt8(truncatingIfNeeded: 1 &+ k & (spread &- 1)), at: k)
+        }
+        return .perPacket
     }
 }
 
@@ -80,6 +112,27 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("worker loop, l2fwd with MAC rewrite, 64,000 packets") { benchmark in
         let f = L2ForwardFunction(rewrite: [(nil, nil), (source: MACAddress(2, 0, 0, 0, 0, 1), destination: MACAddress(2, 0, 0, 0, 0, 2))])
         for _ in benchmark.scaledIterations { rig.run(f) }
+    }
+    Benchmark("worker loop, l2fwd per-packet verdict, 64,000 packets") { benchmark in
+        for _ in benchmark.scaledIterations { rig.run(PerPacketL2Function(spread: 1)) }
+    }
+    Benchmark("worker loop, l2fwd per-packet verdict over 4 out ports, 64,000 packets") { benchmark in
+        for _ in benchmark.scaledIterations { rig.runGroup(PerPacketL2Function(spread: 4), sinks: 4) }
+    }
+    // The router: the frame's destination (198.18.1.2) on a /24 via a
+    // resolved next hop, looked up per packet, TTL decremented, MACs set.
+    let routes = RouteTable(name: "bench", wordsV4: 1 << 16, groupsV6: 64)
+    try! routes.add(IPPrefix("198.18.1.0/24")!, channel: 0)
+    var adj = Adjacencies()
+    adj.append([(.init(kind: .forward, port: 1, source: MACAddress(2, 0, 0, 0, 0, 1), destination: MACAddress(2, 0, 0, 0, 0, 2)), 1)])
+    let routerTables = RouterTables(adj)
+    let routerView = TablePublisher(routerTables.view, workers: 1)
+    let punts = PuntRing(), routerCounters = RouterCounters()
+    Benchmark("worker loop, router (LPM, TTL, MACs), 64,000 packets") { benchmark in
+        let f = RouterFunction(routes: routes, tables: routerView, punts: punts, counters: routerCounters, worker: 0)
+        for _ in benchmark.scaledIterations { rig.run(f) }
+        precondition(routerCounters.forwarded.load(ordering: .relaxed) > 0)
+        withExtendedLifetime(routerTables) {}
     }
     // The classifier stage in front of l2fwd: acl1_1k compiled, published,
     // read once per burst; the synthetic frame matches one of its rules.
