@@ -1,19 +1,26 @@
 import Synchronization
 
-/// IPv4 longest-prefix match that fits in the cache: a 2^16-entry root
-/// (256 KiB), then, for every /16 that holds longer prefixes, a node for
-/// the next 8 bits, and below a /24 that holds longer prefixes still, a
-/// node for the last 8. A node is a byte map (256 slot -> index bytes)
-/// followed by the node's distinct entries (a next hop, or a child node),
-/// so the 256 /24s of a /16 announced whole cost one entry, not 256. The
-/// full Internet table (901,899 prefixes) takes about 12 MB where a
-/// DIR-24-8 table (rte_lpm, `StrideTable`) touches 64 MiB of root, and a
-/// lookup is at most three dependent loads that mostly hit L2/L3.
+/// IPv4 longest-prefix match in a few tens of megabytes: a 2^16-entry
+/// root (256 KiB), then, for every /16 that holds longer prefixes, a node
+/// for the next 8 bits, and below a /24 that holds longer prefixes still, a
+/// node for the last 8 (DIR-16-8-8). A node is either direct, 256 entries
+/// (one load a level), or mapped: a byte map (256 slot -> index bytes)
+/// followed by the node's distinct entries, so the 256 /24s of a /16
+/// announced whole cost one entry, not 256 (two dependent loads a level).
+/// Nodes with more than `directAbove` distinct entries are direct; the
+/// default, 0, makes every node direct: on the full Internet table
+/// (901,899 prefixes) that is 27 MB against 11 MB all mapped, and 1.2–1.5 ×
+/// faster in alternated passes (`lpm-bench --ab`), where a mix of the two
+/// forms lost what it saved to the branch between them. A DIR-24-8 table
+/// (rte_lpm, `StrideTable`) touches 64 MiB of root. A lookup is at most
+/// three dependent loads.
 ///
 /// An entry is one 32-bit word, as in `StrideTable`:
 ///
 ///     bit 31 = 0:  next hop + 1              (0: no route)
-///     bit 31 = 1:  word offset of a node in the arena
+///     bit 31 = 1:  a node: bit 30 set for a direct node (256 entries),
+///                  clear for a mapped one (byte map, then entries);
+///                  bits 0-29 its word offset in the arena
 ///
 /// Nodes are never changed once published. An update rebuilds the nodes of
 /// the /16s it touches into fresh arena words, then publishes each with one
@@ -28,6 +35,8 @@ import Synchronization
 public final class CompactTable: @unchecked Sendable {
     public static let maxNextHop = (1 << 23) - 2
     @usableFromInline static let node: UInt32 = 1 << 31
+    @usableFromInline static let direct: UInt32 = 1 << 30
+    @usableFromInline static let offsetMask: UInt32 = (1 << 30) - 1
     @usableFromInline static let mapWords = 64          // 256 index bytes
     /// Node sizes are multiples of this many words (one cache line).
     static let sizeUnit = 16
@@ -41,6 +50,8 @@ public final class CompactTable: @unchecked Sendable {
     var retired: [(offset: Int, units: Int)] = []
     public private(set) var wordsInUse = 0
     public private(set) var nodeCount = 0
+    /// Of `nodeCount`, the direct ones.
+    public private(set) var directNodeCount = 0
 
     /// Routes of /0 to /16 by length (masked address -> next hop), and the
     /// longer ones by the /16 they lie in (length << 32 | address -> next hop).
@@ -69,10 +80,17 @@ public final class CompactTable: @unchecked Sendable {
         case delete(address: UInt32, length: Int)
     }
 
+    /// Nodes with more distinct entries than this are direct: 0 (the
+    /// default) every node, 192 where a direct node is no larger than the
+    /// mapped one (64 + 192 words = 256), 256 none.
+    public let directAbove: Int
+
     /// `arenaWords`: room for nodes (address space; pages are touched when
-    /// first used). The full Internet table needs about 2.8 M words.
-    public init(arenaWords: Int = 1 << 24) {
+    /// first used). The full Internet table needs about 6.7 M words (2.8 M
+    /// all mapped).
+    public init(arenaWords: Int = 1 << 24, directAbove: Int = 0) {
         self.arenaWords = arenaWords
+        self.directAbove = directAbove
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 << 16, alignment: 64)
         raw.initializeMemory(as: UInt32.self, repeating: 0, count: 1 << 16)
         root = raw.bindMemory(to: Atomic<UInt32>.self, capacity: 1 << 16)
@@ -94,7 +112,8 @@ public final class CompactTable: @unchecked Sendable {
 
     /// The entry node `n` holds for slot `i`.
     @inlinable func step(_ e: UInt32, _ i: UInt32) -> UInt32 {
-        let base = arena + Int(e & ~Self.node)
+        let base = arena + Int(e & Self.offsetMask)
+        if e & Self.direct != 0 { return base[Int(i & 0xFF)] }
         let index = UnsafeRawPointer(base).load(fromByteOffset: Int(i & 0xFF), as: UInt8.self)
         return base[Self.mapWords &+ Int(index)]
     }
@@ -204,12 +223,14 @@ public final class CompactTable: @unchecked Sendable {
         var built: [(slot: Int, entry: UInt32)] = []
         var made: [(offset: Int, units: Int)] = []
         var failed = false
+        let directBefore = directNodeCount
         for s in dirty.sorted() {
             guard let e = build(slot: s, made: &made) else { failed = true; break }
             built.append((s, e))
         }
         if failed {
             for m in made { release(m.offset, m.units) }
+            directNodeCount = directBefore
             for u in undo.reversed() {
                 _ = setRule(u.address, u.length, u.old)
                 if u.length <= 16 { repaint(u.address, u.length) }
@@ -317,6 +338,14 @@ public final class CompactTable: @unchecked Sendable {
             distinct.append(e)
             map[j] = i
         }
+        if distinct.count > directAbove {
+            let units = 256 / Self.sizeUnit
+            guard let offset = allocate(units) else { return nil }
+            made.append((offset, units))
+            directNodeCount += 1
+            for (j, e) in slots.enumerated() { arena[offset + j] = e }
+            return Self.node | Self.direct | UInt32(offset)
+        }
         let words = Self.mapWords + distinct.count
         let units = (words + Self.sizeUnit - 1) / Self.sizeUnit
         guard let offset = allocate(units) else { return nil }
@@ -332,7 +361,7 @@ public final class CompactTable: @unchecked Sendable {
         if let o = free[units].popLast() {
             offset = o
         } else {
-            guard bump + units * Self.sizeUnit <= arenaWords, bump + units * Self.sizeUnit <= Int(Self.node) else { return nil }
+            guard bump + units * Self.sizeUnit <= arenaWords, bump + units * Self.sizeUnit <= Int(Self.offsetMask) else { return nil }
             offset = bump
             bump += units * Self.sizeUnit
         }
@@ -351,8 +380,17 @@ public final class CompactTable: @unchecked Sendable {
     /// Retires the node an entry names, and the nodes below it.
     func retire(_ e: UInt32) {
         guard e & Self.node != 0 else { return }
-        let offset = Int(e & ~Self.node)
+        let offset = Int(e & Self.offsetMask)
         let base = arena + offset
+        if e & Self.direct != 0 {
+            for i in 0..<256 { retire(base[i]) }
+            let units = 256 / Self.sizeUnit
+            retired.append((offset, units))
+            wordsInUse -= units * Self.sizeUnit
+            nodeCount -= 1
+            directNodeCount -= 1
+            return
+        }
         var n = 0
         for i in 0..<256 { n = max(n, Int(UnsafeRawPointer(base).load(fromByteOffset: i, as: UInt8.self)) + 1) }
         for i in 0..<n { retire(base[Self.mapWords + i]) }

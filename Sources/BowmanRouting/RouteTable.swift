@@ -32,7 +32,7 @@ public final class RouteTable: @unchecked Sendable {
         }
     }
 
-    /// `wordsV4`: arena words for IPv4 nodes (a full table needs about 2.8 M);
+    /// `wordsV4`: arena words for IPv4 nodes (a full table needs about 6.7 M);
     /// `groupsV6`: groups of 256 entries for IPv6 prefixes longer than /24.
     public init(name: String, type: String = "ip", wordsV4: Int = 1 << 24, groupsV6: Int = 1 << 17) {
         self.name = name

@@ -24,9 +24,10 @@ import Testing
         #expect(bad == 0, "\(context): \(bad) of \(probes) lookups differ")
     }
 
-    @Test(arguments: [false, true]) func randomTablesWithChurnAgreeWithTheLinearScan(batched: Bool) throws {
+    /// directAbove 0: every node direct (the default); 192: a mix; 256: every node mapped.
+    @Test(arguments: [false, true], [0, 192, 256]) func randomTablesWithChurnAgreeWithTheLinearScan(batched: Bool, directAbove: Int) throws {
         for seed in 1...4 {
-            let t = CompactTable(arenaWords: 1 << 20)
+            let t = CompactTable(arenaWords: 1 << 21, directAbove: directAbove)
             var ref = LinearLPM()
             var keys = Keys(seed: UInt64(seed * 7), width: 32)
             var live: [(UInt32, Int)] = []
@@ -45,11 +46,13 @@ import Testing
                 }
                 if batched { try t.apply(changes) }
                 if round % 2 == 1 { t.recycleRetired() }
-                check(t, ref, &keys, probes: 2000, "seed \(seed) round \(round) batched \(batched)")
+                check(t, ref, &keys, probes: 2000, "seed \(seed) round \(round) batched \(batched) directAbove \(directAbove)")
+                if directAbove == 0 { #expect(t.directNodeCount == t.nodeCount && t.nodeCount > 0) }
+                if directAbove == 256 { #expect(t.directNodeCount == 0) }
             }
             #expect(t.ruleCount == ref.list.count)
             for r in t.routes { _ = try t.remove(r.address, length: r.length) }
-            #expect(t.ruleCount == 0 && t.nodeCount == 0 && t.wordsInUse == 0)
+            #expect(t.ruleCount == 0 && t.nodeCount == 0 && t.directNodeCount == 0 && t.wordsInUse == 0)
             check(t, LinearLPM(), &keys, probes: 200, "seed \(seed) emptied")
         }
     }
@@ -91,7 +94,7 @@ import Testing
     }
 
     @Test func refusalsChangeNothing() throws {
-        let t = CompactTable(arenaWords: 96)    // room for one node of 64 + up to 32 entries
+        let t = CompactTable(arenaWords: 96, directAbove: 256)    // room for one mapped node of 64 + up to 32 entries
         #expect(throws: CompactTable.Failure.lengthOutOfRange(33)) { try t.insert(1, length: 33, nextHop: 1) }
         #expect(throws: CompactTable.Failure.nextHopOutOfRange(-1)) { try t.insert(1, length: 8, nextHop: -1) }
         try t.insert(0x0A00_0000, length: 17, nextHop: 1)

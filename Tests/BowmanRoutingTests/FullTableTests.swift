@@ -102,7 +102,7 @@ import Testing
         try t.apply(v4.enumerated().map { .add(address: addr($0.element), length: Int($0.element.length), nextHop: $0.offset % 1021) })
         for (i, p) in v4.enumerated() { ref.insert(Self.key(p), Int(p.length), i % 1021) }
         #expect(t.ruleCount == v4.count)
-        #expect(t.tableBytes < 16_000_000, "\(t.tableBytes) bytes")
+        #expect(t.tableBytes < 32_000_000, "\(t.tableBytes) bytes")   // every node direct: 26.7 MB (11.3 MB mapped)
         func agree(_ what: String, seed: UInt64) {
             var bad = 0
             for k in Self.probes(v4, width: 32, count: 60_000, seed: seed) {

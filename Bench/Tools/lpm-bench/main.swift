@@ -18,7 +18,9 @@ import Synchronization
 // answer: DIR/v4.routes, DIR/v6.routes ("prefix next-hop" lines),
 // DIR/v4-{random,prefixes}.addr (u32 host order), DIR/v6-*.addr (16 bytes,
 // network order), DIR/*.expected (i32 per address, -1: no route).
-// LOOKUPS=N addresses per set (default 2^20).
+// LOOKUPS=N addresses per set (default 2^20); DIRECT_ABOVE=K the compact
+// table's direct-node threshold (default 0: every node direct). --ab: that table against
+// every node mapped, passes alternated, nothing else.
 var args = Array(CommandLine.arguments.dropFirst())
 var dump: String?
 if args.first == "--dump", args.count > 1 { dump = args[1]; args.removeFirst(2) }
@@ -132,7 +134,7 @@ final class Compact: Table, @unchecked Sendable {
     func delete(_ k: RouteKey, _ length: Int) throws { try t.remove(UInt32(truncatingIfNeeded: k.high >> 32), length: length) }
     func recycle() { t.recycleRetired() }
     var bytes: Int { t.tableBytes }
-    var detail: String { "\(t.nodeCount) nodes" }
+    var detail: String { "\(t.nodeCount) nodes, \(t.directNodeCount) direct" }
 }
 
 /// Bursts of 64 over every address, as a worker runs them; returns a value so the work is kept.
@@ -162,6 +164,45 @@ func singles<T: Table>(_ table: T, _ keys: [RouteKey]) -> Int {
 
 let all = try readPrefixes()
 var rows: [String] = [], updateRows: [String] = []
+
+/// `--ab`: the IPv4 compact table with nodes direct above DIRECT_ABOVE
+/// distinct entries (default 0: all) against every node mapped, passes alternated (A B A B …,
+/// 31 pairs) so the machine's drift hits both alike; prints the median of
+/// the pairs' ratios per address set.
+if args.first == "--ab" {
+    let prefixes = all.filter { $0.address.isV4 }
+    let dense = Int(ProcessInfo.processInfo.environment["DIRECT_ABOVE"] ?? "") ?? 0
+    func make(_ d: Int) throws -> Compact {
+        let t = CompactTable(directAbove: d)
+        try t.apply(prefixes.enumerated().map { .add(address: UInt32(truncatingIfNeeded: key($0.element.address).high >> 32), length: Int($0.element.length), nextHop: $0.offset % 65536) })
+        return Compact(t)
+    }
+    let a = try make(dense), b = try make(256)
+    var rng = SplitMix(state: 4)
+    let sets: [(String, [UInt32])] = [
+        ("random", (0..<count).map { _ in UInt32(truncatingIfNeeded: rng.next()) }),
+        ("prefixes", (0..<count).map { _ in UInt32(truncatingIfNeeded: inside(prefixes[Int(rng.next() % UInt64(prefixes.count))], &rng).high >> 32) }),
+    ]
+    print("IPv4 CompactTable, direct above \(dense) (\(a.t.directNodeCount) of \(a.t.nodeCount) nodes direct, \(a.bytes) bytes) ÷ all mapped (\(b.bytes) bytes), bursts of 64:")
+    for (name, v4) in sets {
+        let keys = v4.map { RouteKey(v4: $0) }
+        var oa = [Int](repeating: 0, count: count), ob = oa
+        _ = bursts(a, keys, v4, &oa); _ = bursts(b, keys, v4, &ob)
+        precondition(oa == ob, "the two layouts disagree")
+        var ratios: [Double] = [], ta: [Double] = [], tb: [Double] = []
+        for _ in 0..<31 {
+            let t0 = now(); _ = bursts(a, keys, v4, &oa)
+            let t1 = now(); _ = bursts(b, keys, v4, &ob)
+            let t2 = now()
+            ta.append(Double(t1 - t0) / Double(count)); tb.append(Double(t2 - t1) / Double(count))
+            ratios.append(Double(t2 - t1) / Double(t1 - t0))
+        }
+        func med(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+        print(String(format: "  %@: direct %.2f ns, mapped %.2f ns a lookup (medians); speed ratio direct ÷ mapped, median of 31 pairs: %.3f (quartiles %.3f – %.3f)",
+                     name, med(ta), med(tb), med(ratios), ratios.sorted()[7], ratios.sorted()[23]))
+    }
+    exit(0)
+}
 var answers: [String: [Int]] = [:]
 
 @MainActor func run<T: Table>(_ family: String, _ form: String, _ prefixes: [IPPrefix], _ make: () throws -> T,
@@ -248,11 +289,15 @@ for family in ["v4", "v6"] {
         try (lines.joined(separator: "\n") + "\n").write(toFile: "\(dir)/\(family).routes", atomically: true, encoding: .utf8)
     }
     if family == "v4" {
-        try run(family, "compact", prefixes, {
-            let t = CompactTable()
-            try t.apply(prefixes.enumerated().map { .add(address: UInt32(truncatingIfNeeded: key($0.element.address).high >> 32), length: Int($0.element.length), nextHop: $0.offset % 65536) })
-            return Compact(t)
-        }, sets: sets)
+        // compact: the default (every node direct); mapped: every node a byte map (the layout before).
+        let dense = Int(ProcessInfo.processInfo.environment["DIRECT_ABOVE"] ?? "") ?? 0   // to explore other thresholds
+        for (form, directAbove) in [("compact", dense), ("mapped", 256)] {
+            try run(family, form, prefixes, {
+                let t = CompactTable(directAbove: directAbove)
+                try t.apply(prefixes.enumerated().map { .add(address: UInt32(truncatingIfNeeded: key($0.element.address).high >> 32), length: Int($0.element.length), nextHop: $0.offset % 65536) })
+                return Compact(t)
+            }, sets: sets)
+        }
     }
     try run(family, "stride", prefixes, {
         let t = StrideTable(width: width, groupCapacity: width == 32 ? 1 << 16 : 1 << 18)
