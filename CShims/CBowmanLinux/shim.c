@@ -169,8 +169,10 @@ int cbowman_tpacket_v3_open(int ifindex, uint32_t block_size, uint32_t block_cou
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
     if (map == MAP_FAILED) map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) goto fail;
-    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-    setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+    /* Refused options fail the port (both exist since Linux 4.20): without
+     * them the ring would see its own transmits, or go through the qdisc. */
+    if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) ||
+        setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one))) { e = errno; munmap(map, len); close(fd); return e; }
     if ((e = cbowman_packet_bind(fd, ifindex))) { munmap(map, len); close(fd); return e; }
     if (fanout_group >= 0) {
         int arg = (fanout_group & 0xFFFF) | (PACKET_FANOUT_HASH << 16);

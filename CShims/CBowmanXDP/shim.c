@@ -233,10 +233,22 @@ int cbowman_xsk_create(cbowman_umem *u, const char *ifname, uint32_t queue, cons
     struct xdp_options opts; socklen_t ol = sizeof(opts);
     if (getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &ol) == 0) zc = (opts.flags & XDP_OPTIONS_ZEROCOPY) ? 1 : 0;
     if (cfg->busy_poll_us > 0) {
+        /* Each option the kernel refuses fails the socket, naming it: a
+         * busy-poll setting silently ignored measures something else. */
         int one = 1, us = cfg->busy_poll_us, budget = cfg->busy_budget > 0 ? cfg->busy_budget : 64;
-        setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us));
-        setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget));
+        const char *what = NULL; int value = 0;
+        if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one))) { what = "SO_PREFER_BUSY_POLL"; value = one; }
+        else if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us))) { what = "SO_BUSY_POLL"; value = us; }
+        else if (setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget))) { what = "SO_BUSY_POLL_BUDGET"; value = budget; }
+        if (what) {
+            int e = errno;
+            char msg[96];
+            snprintf(msg, sizeof(msg), "the kernel refused %s %d", what, value);
+            xsk_socket__delete(x->xsk);
+            u->sockets--;
+            free(x);
+            return fail(err, errlen, -e, msg);
+        }
     }
     *zero_copy = zc;
     *out = x;

@@ -39,6 +39,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Ask for copy mode instead of trying zero-copy.") var copy = false
     @Flag(help: "Do not use need_wakeup (the kernel is kicked on every burst).") var noNeedWakeup = false
     @Option(help: "SO_BUSY_POLL microseconds for preferred busy polling (0 off).") var busyPoll: Int32 = 0
+    @Option(help: "SO_BUSY_POLL_BUDGET: packets one busy poll may process (with --busy-poll).") var busyBudget: Int32 = 64
     @Option(help: "Idle policy: spin, or poll (sleep in poll(2) as soon as a round finds nothing).") var idle: String = "poll"
     @Option(help: "Frames in the pool.") var frames: Int = 16384
     @Option(help: "PACKET_FANOUT group (hash) for af_packet ports, to share an interface across runs.") var fanout: Int32?
@@ -84,6 +85,7 @@ struct RunCommand: ParsableCommand {
         o.zeroCopy = !copy
         o.needWakeup = !noNeedWakeup
         o.busyPollMicroseconds = busyPoll
+        o.busyPollBudget = busyBudget
         switch idle {
         case "spin": o.idle = .spin
         case "poll": o.idle = .poll(emptyPolls: 1, milliseconds: 100)

@@ -134,6 +134,34 @@ struct DataPlaneTests {
         #expect(progs.isEmpty, "left attached: \(progs)")
     }
 
+    /// A busy-poll setting the kernel refuses (a budget over 65535) stops
+    /// the run with the option, the value and the kernel's reason, and
+    /// leaves no program attached.
+    @Test func aBusyPollSettingTheKernelRefusesIsReported() throws {
+        let lab = LineLab(tag: "b\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        var o = DataPlane.Options()
+        o.ports = [.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)]
+        o.forward = .l2fwd
+        o.frameCount = 4096
+        o.nextHopMACs = [MACAddress(lab.mac[lab.vA]!)!, MACAddress(lab.mac[lab.vD]!)!]
+        o.busyPollMicroseconds = 20
+        o.busyPollBudget = 70_000
+        do {
+            _ = try withBowman(lab, o) {}
+            Issue.record("a budget of 70000 was accepted")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("SO_BUSY_POLL_BUDGET 70000") && text.contains("Invalid argument"), "\(text)")
+        }
+        let progs = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
+        #expect(progs.isEmpty, "left attached: \(progs)")
+        // The same setting within the kernel's range runs.
+        o.busyPollBudget = 64
+        _ = try withBowman(lab, o) {}
+    }
+
     @Test func twoAFPacketWorkersShareByFanout() throws {
         let lab = LineLab(tag: "f\(getpid() % 10_000)")
         try lab.setUp()

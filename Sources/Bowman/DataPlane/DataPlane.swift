@@ -25,6 +25,8 @@ public enum DataPlane {
         public var zeroCopy = true
         public var needWakeup = true
         public var busyPollMicroseconds: Int32 = 0
+        /// SO_BUSY_POLL_BUDGET (packets a busy poll may process), with busy polling.
+        public var busyPollBudget: Int32 = 64
         public var idle: IdlePolicy = .poll(emptyPolls: 1, milliseconds: 100)
         public var frameCount = 16384
         public var ringSize: UInt32 = 2048
@@ -168,6 +170,7 @@ public enum DataPlane {
         umemConfig.zeroCopy = o.zeroCopy
         umemConfig.needWakeup = o.needWakeup
         umemConfig.busyPollMicroseconds = o.busyPollMicroseconds
+        umemConfig.busyPollBudget = o.busyPollBudget
         var rigs: [AFXDPRig] = []
         defer { for r in rigs { r.closeAll() } }
         for w in 0..<workers {
@@ -224,7 +227,16 @@ public enum DataPlane {
         let start = Date()
         var threads: [PinnedThread] = []
         for (w, rig) in rigs.enumerated() {
-            threads.append(try PinnedThread(name: "bowman-w\(w)", core: w < o.dataCores.count ? o.dataCores[w] : nil) { rig.runWorker() })
+            let core = w < o.dataCores.count ? o.dataCores[w] : nil
+            do {
+                threads.append(try PinnedThread(name: "bowman-w\(w)", core: core) { rig.runWorker() })
+            } catch {
+                // Nothing runs unpinned: stop the workers already started.
+                for r in rigs { r.stopFlag.set() }
+                for t in threads { t.join() }
+                for r in rigs { r.closeAll() }
+                throw Failure("cannot " + (core.map { "pin worker \(w) to CPU \($0.rawValue)" } ?? "start worker \(w)") + ": \(error)")
+            }
         }
         ready?()
         let summed = { rigs.map { $0.stats.snapshot() }.reduce(WorkerStats.Snapshot.zero, +) }
