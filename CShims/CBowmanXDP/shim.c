@@ -219,7 +219,13 @@ int cbowman_xsk_create(cbowman_umem *u, const char *ifname, uint32_t queue, cons
     if (rc && cfg->zero_copy) {
         char why[128];
         libxdp_strerror(rc, why, sizeof(why));
-        if (reason && reasonlen) snprintf(reason, reasonlen, "zero-copy bind refused (%s): the driver has no AF_XDP zero-copy support", why);
+        /* Only EOPNOTSUPP says the driver lacks zero-copy; anything else is
+         * the driver or the kernel refusing this bind for its own reason. */
+        const char *meaning = (rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT) ? "the driver has no AF_XDP zero-copy support"
+                            : rc == -EBUSY ? "the queue is held by another AF_XDP socket or zero-copy user"
+                            : rc == -ENOMEM ? "the driver could not allocate its zero-copy resources"
+                            : "the driver refused zero-copy on this queue";
+        if (reason && reasonlen) snprintf(reason, reasonlen, "zero-copy bind refused (%s): %s", why, meaning);
         scfg.bind_flags = (uint16_t)((cfg->need_wakeup ? XDP_USE_NEED_WAKEUP : 0) | XDP_COPY);
         rc = xsk_socket__create_shared(&x->xsk, ifname, queue, u->umem, &x->rx, tx, fill, comp, &scfg);
     }

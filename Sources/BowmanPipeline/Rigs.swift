@@ -77,6 +77,13 @@ public protocol Rig: AnyObject, Sendable {
     func runWorker()
     func closeAll()
     func audit() -> FramePool.Audit
+    /// A line per port of the kernel's own counters for it (AF_XDP:
+    /// XDP_STATISTICS), read before `closeAll`.
+    func kernelStatistics() -> [String]
+}
+
+extension Rig {
+    public func kernelStatistics() -> [String] { [] }
 }
 
 /// An AF_XDP worker: one or two XSK sockets on one UMEM over its pool.
@@ -123,6 +130,19 @@ public final class AFXDPRig: Rig, @unchecked Sendable {
     }
 
     public func audit() -> FramePool.Audit { pool.audit() }
+
+    public func kernelStatistics() -> [String] {
+        guard !closed else { return [] }
+        let order = ["rx_dropped", "rx_ring_full", "rx_fill_ring_empty_descs", "rx_invalid_descs", "tx_invalid_descs", "tx_ring_empty_descs"]
+        var lines: [String] = []
+        for i in 0..<ports.count {
+            let s = ports[i].kernelStatistics()
+            let name = "af_xdp:\(ports[i].interface):\(ports[i].queue)"
+            lines.append(s.isEmpty ? "\(name) XDP_STATISTICS: not available"
+                         : "\(name) XDP_STATISTICS: " + order.map { "\($0) \(s[$0] ?? 0)" }.joined(separator: ", "))
+        }
+        return lines
+    }
 }
 
 /// An AF_PACKET worker: one or two TPACKET_V3 rings, frames copied into its pool.

@@ -129,6 +129,8 @@ struct DataPlaneTests {
         defer { lab.tearDown() }
         let r = try l2fwdThrough([.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)], lab: lab, marker: 4242)
         #expect(r.portNotes.contains { $0.contains("copy mode") || $0.contains("zero-copy") })
+        // The kernel's counters of both sockets, read before they closed.
+        #expect(r.kernel.count == 2 && r.kernel.allSatisfy { $0.contains("XDP_STATISTICS: rx_dropped ") && $0.contains("rx_fill_ring_empty_descs") }, "\(r.kernel)")
         // Bowman attached the program and detached it on exit.
         let progs = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
         #expect(progs.isEmpty, "left attached: \(progs)")

@@ -83,6 +83,8 @@ public enum DataPlane {
         public var workers: Int = 1
         /// The router's counters (forward mode `router`).
         public var router: String?
+        /// The kernel's counters per port (AF_XDP: XDP_STATISTICS), a line each.
+        public var kernel: [String] = []
         public var description: String {
             let s = stats
             return (workers > 1 ? "\(workers) workers, " : "") + String(format: "%.2f s: rx %llu (%.3f Mpps), tx %llu, dropped %llu, tx ring full %llu; worker CPU %.1f ns/packet; ",
@@ -274,7 +276,9 @@ public enum DataPlane {
         let elapsed = Date().timeIntervalSince(start)
         for r in rigs { r.stopFlag.set() }
         for t in threads { t.join() }
+        let kernel = rigs.flatMap { $0.kernelStatistics() }
         for r in rigs { r.closeAll() }
+        kernel.forEach(progress)
         let total = summed()
         if let cl = o.classification {
             var perFlow: [Int: UInt64] = [:]
@@ -298,7 +302,7 @@ public enum DataPlane {
                             duplicatedFree: a.duplicatedFree + b.duplicatedFree, freeButReferenced: a.freeButReferenced + b.freeButReferenced,
                             lost: a.lost + b.lost, invalidReleases: a.invalidReleases + b.invalidReleases)
         }
-        return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count, router: routerSummary)
+        return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count, router: routerSummary, kernel: kernel)
     }
 }
 
