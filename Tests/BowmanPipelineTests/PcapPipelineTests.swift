@@ -71,6 +71,30 @@ final class PcapRig: @unchecked Sendable {
         }
         #expect(total > 0 && total < 259 && !port.isFinished)
         #expect(pool.audit().isConsistent)
+        // The packet read but not yet due holds a frame; closing gives it back.
+        port.close(returningFramesTo: &pool)
+        #expect(pool.audit() == FramePool.Audit(total: 512, free: 512, inFlight: 0))
+    }
+
+    /// Packets longer than a frame are cut to the frame and counted; every
+    /// frame comes back; the replay ends.
+    @Test func longPacketsAreCutToTheFrameAndCounted() throws {
+        let path = TestData.path("pcap/tcpreplay-test.pcap")
+        var port = try PcapReplayPort(path: path)
+        var reader = try PcapReader(path: path)
+        let lengths = try reader.readAll().map(\.bytes.count)
+        var pool = try FramePool(frameSize: 256, frameCount: 256)
+        var burst = Burst()
+        var got: [Int] = []
+        while !port.isFinished {
+            _ = port.receive(into: &burst, pool: &pool)
+            for k in 0..<burst.count { got.append(Int(burst.length(at: k))) }
+            pool.release(burst: &burst)
+        }
+        #expect(got == lengths.map { min($0, 256) })
+        #expect(port.truncated == UInt64(lengths.filter { $0 > 256 }.count) && port.truncated > 0)
+        #expect(port.packets == UInt64(lengths.count) && port.readError == nil)
+        #expect(pool.audit() == FramePool.Audit(total: 256, free: 256, inFlight: 0))
     }
 
     @Test func missingCaptureIsAClearError() {

@@ -11,8 +11,8 @@ public struct PcapReplayPort: ~Copyable {
     public let recordedPace: Bool
     var firstStamp: PcapTimestamp?
     var startNanoseconds: UInt64 = 0
-    /// A packet read but not yet due (recorded pace).
-    var held: PcapPacket?
+    /// A packet read into its frame but not yet due (recorded pace).
+    var held: (index: UInt32, length: UInt32, stamp: PcapTimestamp)?
     public private(set) var isFinished = false
     public private(set) var packets: UInt64 = 0
     public private(set) var truncated: UInt64 = 0
@@ -35,29 +35,40 @@ public struct PcapReplayPort: ~Copyable {
 }
 
 extension PcapReplayPort: PacketPort {
+    /// Each record is copied from libpcap's buffer straight into a pool
+    /// frame: nothing is allocated per packet.
     public mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
         var n = 0
         let now = recordedPace ? SystemClock.monotonicNanoseconds : 0
         while !burst.isFull && !isFinished {
-            var p: PcapPacket
-            if let h = held { p = h; held = nil } else {
-                do {
-                    guard let next = try reader.nextPacket() else { isFinished = true; break }
-                    p = next
-                } catch {
-                    readError = error.description
-                    isFinished = true
-                    break
-                }
-                if firstStamp == nil { firstStamp = p.timestamp; startNanoseconds = now }
+            if let h = held {
+                if !due(h.stamp, now: now) { break }
+                held = nil
+                burst.append(index: h.index, length: h.length)
+                packets += 1
+                n += 1
+                continue
             }
-            if !due(p.timestamp, now: now) { held = p; break }
-            guard let i = pool.allocateIndex() else { held = p; break }
+            guard let i = pool.allocateIndex() else { break }
             let frame = pool.buffer(index: i)
-            let len = min(p.bytes.count, frame.count)
-            if len < p.bytes.count { truncated += 1 }
-            p.bytes.withUnsafeBytes { frame.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: len) }
-            burst.append(index: i, length: UInt32(len))
+            let record: (stamp: PcapTimestamp, length: Int, cut: Bool)?
+            do {
+                record = try reader.next { ts, _, bytes in
+                    let len = min(bytes.count, frame.count)
+                    if len > 0 { frame.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: len) }
+                    return (ts, len, len < bytes.count)
+                }
+            } catch {
+                readError = (error as? PcapError)?.description ?? "\(error)"
+                isFinished = true
+                pool.release(index: i)
+                break
+            }
+            guard let r = record else { isFinished = true; pool.release(index: i); break }
+            if r.cut { truncated += 1 }
+            if firstStamp == nil { firstStamp = r.stamp; startNanoseconds = now }
+            if !due(r.stamp, now: now) { held = (i, UInt32(r.length), r.stamp); break }
+            burst.append(index: i, length: UInt32(r.length))
             packets += 1
             n += 1
         }
@@ -66,7 +77,9 @@ extension PcapReplayPort: PacketPort {
     public mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int { 0 }
     public mutating func service(pool: inout FramePool) {}
     public var pollDescriptor: Int32 { -1 }
-    public mutating func close(returningFramesTo pool: inout FramePool) {}
+    public mutating func close(returningFramesTo pool: inout FramePool) {
+        if let h = held { pool.release(index: h.index); held = nil }
+    }
     public var name: String { "pcap:\(path)" }
 }
 
