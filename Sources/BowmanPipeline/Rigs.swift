@@ -174,9 +174,72 @@ public final class PacketRig: Rig, @unchecked Sendable {
     public func audit() -> FramePool.Audit { pool.audit() }
 }
 
+/// A capture replayed through a worker into a capture (port 0 the replay,
+/// port 1 the capture): any forwarding function, offline, no privileges.
+/// `finished` turns true once the replay has delivered its last packet.
+public final class PcapRig: Rig, @unchecked Sendable {
+    var pool: FramePool
+    var input: FinishingReplay
+    var output: PcapCapturePort
+    public let settings: RigSettings
+    public let stats = WorkerStats()
+    public let stopFlag = StopFlag()
+    public let finished: StopFlag
+    var closed = false
+
+    public init(input: String, output: String, settings: RigSettings) throws {
+        pool = try FramePool(frameSize: 2048, frameCount: settings.frameCount)
+        let replay = try PcapReplayPort(path: input)
+        self.output = try PcapCapturePort(path: output, linkType: replay.linkType)
+        finished = StopFlag()
+        self.input = FinishingReplay(replay, finished: finished)
+        self.settings = settings
+    }
+
+    public func runWorker() {
+        withUnsafeMutablePointer(to: &input) { a in
+            withUnsafeMutablePointer(to: &output) { b in
+                var pair = PortPair(a: a, b: b)
+                runFunction(settings, &pair, &pool, stats, stopFlag)
+            }
+        }
+    }
+
+    /// Packets replayed, cut to the frame size, and written.
+    public var counts: (replayed: UInt64, truncated: UInt64, written: UInt64, readError: String?) {
+        (input.replay.packets, input.replay.truncated, output.packets, input.replay.readError)
+    }
+
+    public func closeAll() {
+        guard !closed else { return }
+        closed = true
+        input.replay.close(returningFramesTo: &pool)
+        output.close(returningFramesTo: &pool)
+    }
+
+    public func audit() -> FramePool.Audit { pool.audit() }
+}
+
+/// A replay that raises a flag when it has nothing more to give.
+struct FinishingReplay: ~Copyable, PacketPort {
+    var replay: PcapReplayPort
+    let finished: StopFlag
+    init(_ r: consuming PcapReplayPort, finished: StopFlag) { replay = r; self.finished = finished }
+    mutating func receive(into burst: inout Burst, pool: inout FramePool) -> Int {
+        let n = replay.receive(into: &burst, pool: &pool)
+        if n == 0 && replay.isFinished { finished.set() }
+        return n
+    }
+    mutating func transmit(_ burst: inout Burst, pool: inout FramePool) -> Int { 0 }
+    mutating func service(pool: inout FramePool) {}
+    var pollDescriptor: Int32 { -1 }
+    mutating func close(returningFramesTo pool: inout FramePool) { replay.close(returningFramesTo: &pool) }
+    var name: String { replay.name }
+}
+
 /// Picks the forwarding function once; the worker loop is specialised for it.
-func runFunction<P: PacketPort & ~Copyable>(
-    _ s: RigSettings, _ ports: inout PortGroup<P>, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
+func runFunction<Ports: WorkerPorts & ~Copyable>(
+    _ s: RigSettings, _ ports: inout Ports, _ pool: inout FramePool, _ stats: WorkerStats, _ stop: StopFlag
 ) {
     switch s.forward {
     case .drop: run(DropFunction())
@@ -197,11 +260,11 @@ func runFunction<P: PacketPort & ~Copyable>(
         if let cl = s.classification {
             var c = ClassifyFunction(tables: cl.tables, worker: s.workerIndex, flows: cl.flows[s.workerIndex],
                                      dropUnmatched: s.dropUnmatched, then: f)
-            Worker.run(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.loop(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop)
             cl.tables.offline(worker: s.workerIndex)
         } else {
             var f = f
-            Worker.run(&ports, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.loop(&ports, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop)
         }
     }
 }

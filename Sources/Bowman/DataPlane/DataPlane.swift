@@ -111,9 +111,21 @@ public enum DataPlane {
         if o.forward == .router && o.routeSource == nil { throw Failure("the router needs routes: --fib kernel[:TABLE] or --routes FILE") }
         let xdp = o.ports.allSatisfy { if case .afXDP = $0 { true } else { false } }
         let packet = o.ports.allSatisfy { if case .afPacket = $0 { true } else { false } }
-        guard xdp || packet else { throw Failure("one worker serves ports of one kind: mix af_xdp and af_packet on separate runs") }
+        let pcap = o.ports.allSatisfy(\.isPcap)
+        guard xdp || packet || pcap else {
+            throw Failure("one worker serves ports of one kind: af_xdp, af_packet, or pcap in and pcap-out (mixing kinds is not supported yet)")
+        }
         if Set(o.ports.map(\.interface)).count != o.ports.count { throw Failure("a port is given twice: \(o.ports.map(\.description))") }
-        for p in o.ports where (try? NetworkNamespace.interfaceIndex(p.interface)) == nil { throw Failure("no such interface: \(p.interface)") }
+        if pcap {
+            guard o.ports.count == 2, case .pcapIn = o.ports[0], case .pcapOut = o.ports[1] else {
+                throw Failure("a pcap run takes --port pcap:IN.pcap then --port pcap-out:OUT.pcap")
+            }
+            guard o.forward == .l2fwd || o.forward == .drop else {
+                throw Failure("\(o.forward.rawValue) over pcap ports is not supported (l2fwd and drop are; \(o.forward == .router ? "the router needs interfaces" : "a replay cannot transmit"))")
+            }
+            guard o.dataCores.count <= 1 else { throw Failure("a pcap run has one worker") }
+        }
+        for p in o.ports where !p.isPcap && (try? NetworkNamespace.interfaceIndex(p.interface)) == nil { throw Failure("no such interface: \(p.interface)") }
 
         var o = o
         if let r = o.rules {
@@ -136,6 +148,9 @@ public enum DataPlane {
             o.router = RouterWiring(routes: c.routes, tables: c.publisher, punts: c.punts, counters: c.counters)
             control = c
             progress("routing with \(c.routes.count) routes from \(source) over \(o.ports.count) ports")
+        }
+        if pcap {
+            return try runPcap(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
         }
         if xdp {
             return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control)
@@ -197,6 +212,27 @@ public enum DataPlane {
         return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control)
     }
 
+    // MARK: - pcap in, pcap out
+
+    /// A capture through the forwarding function into a capture, until the
+    /// replay ends (or `seconds`, or `stop`).
+    static func runPcap(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?,
+                        progress: @escaping (String) -> Void) throws -> Report {
+        let rig: PcapRig
+        do {
+            rig = try PcapRig(input: o.ports[0].interface, output: o.ports[1].interface, settings: o.rigSettings(worker: 0))
+        } catch {
+            throw Failure("\(error)")
+        }
+        var r = try drive([rig], o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: [], finished: rig.finished)
+        let c = rig.counts
+        let line = "pcap: replayed \(c.replayed) packets from \(o.ports[0].interface)\(c.truncated > 0 ? " (\(c.truncated) cut to 2048 bytes)" : ""), "
+            + "wrote \(c.written) to \(o.ports[1].interface)" + (c.readError.map { "; the replay stopped early: \($0)" } ?? "")
+        progress(line)
+        r.portNotes.append(line)
+        return r
+    }
+
     // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
     static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void,
@@ -225,7 +261,7 @@ public enum DataPlane {
     /// the data path.)
     static func drive(_ rigs: [any Rig], _ o: Options, seconds: Double?, stop: StopFlag,
                       ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String],
-                      control: RouterControl? = nil) throws -> Report {
+                      control: RouterControl? = nil, finished: StopFlag? = nil) throws -> Report {
         let start = Date()
         var threads: [PinnedThread] = []
         for (w, rig) in rigs.enumerated() {
@@ -245,6 +281,7 @@ public enum DataPlane {
         var last = summed(), lastTime = start
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
+            if let f = finished, f.isSet { break }   // the input has ended (a replay), all it gave sent
             if let c = control { c.service(milliseconds: 50) } else { Thread.sleep(forTimeInterval: 0.05) }
             if let r = o.reload, r.isSet, let rules = o.rules, let cl = o.classification {
                 r.clear()
