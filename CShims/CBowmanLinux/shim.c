@@ -186,6 +186,15 @@ fail:
     return e;
 }
 
+int cbowman_tpacket_stats(int fd, uint64_t *packets, uint64_t *drops, uint64_t *freezes) {
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof(st);
+    memset(&st, 0, sizeof(st));
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len)) return errno;
+    *packets = st.tp_packets; *drops = st.tp_drops; *freezes = st.tp_freeze_q_cnt;
+    return 0;
+}
+
 void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r) {
     if (r->map) munmap(r->map, (size_t)r->block_size * r->block_count);
     if (r->fd >= 0) close(r->fd);

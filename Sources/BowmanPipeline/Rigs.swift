@@ -172,6 +172,14 @@ public final class PacketRig: Rig, @unchecked Sendable {
 
     public func closeAll() {}
     public func audit() -> FramePool.Audit { pool.audit() }
+
+    public func kernelStatistics() -> [String] {
+        (0..<ports.count).map { i in
+            let s = ports[i].kernelStatistics()
+            return s.isEmpty ? "\(ports[i].name) PACKET_STATISTICS: not available"
+                : "\(ports[i].name) PACKET_STATISTICS: packets \(s["packets"]!), drops \(s["drops"]!), queue freezes \(s["freezes"]!)"
+        }
+    }
 }
 
 /// A capture replayed through a worker into a capture (port 0 the replay,

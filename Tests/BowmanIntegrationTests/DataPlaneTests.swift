@@ -184,7 +184,12 @@ struct DataPlaneTests {
         let lab = LineLab(tag: "p\(getpid() % 10_000)")
         try lab.setUp()
         defer { lab.tearDown() }
-        _ = try l2fwdThrough([.afPacket(interface: lab.vB), .afPacket(interface: lab.vC)], lab: lab, marker: 4343)
+        let r = try l2fwdThrough([.afPacket(interface: lab.vB), .afPacket(interface: lab.vC)], lab: lab, marker: 4343)
+        // The kernel's counters of both rings: vB's took every test frame, none dropped.
+        #expect(r.kernel.count == 2 && r.kernel.allSatisfy { $0.contains("PACKET_STATISTICS: packets ") }, "\(r.kernel)")
+        let vB = r.kernel.first { $0.hasPrefix("af_packet:\(lab.vB)") } ?? ""
+        let packets = vB.split(separator: " ").drop { $0 != "packets" }.dropFirst().first.flatMap { UInt64($0.trimmingCharacters(in: .punctuationCharacters)) } ?? 0
+        #expect(packets >= UInt64(testFrames(lab, marker: 4343).count) && vB.contains("drops 0,"), "\(r.kernel)")
     }
 
     /// Sustained traffic through small rings: the tx ring keeps draining (a

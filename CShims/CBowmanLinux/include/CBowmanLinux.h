@@ -118,6 +118,9 @@ typedef struct {
 int cbowman_tpacket_v3_open(int ifindex, uint32_t block_size, uint32_t block_count, uint32_t retire_ms,
                             int fanout_group, cbowman_tpacket_ring *out);
 void cbowman_tpacket_v3_close(cbowman_tpacket_ring *r);
+/// PACKET_STATISTICS of a TPACKET_V3 socket since the last call (the
+/// kernel clears them on read): packets, drops, queue freezes. 0 or an errno.
+int cbowman_tpacket_stats(int fd, uint64_t *packets, uint64_t *drops, uint64_t *freezes);
 /// Unblocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
 /// creates later): a process can inherit a mask that blocks them.
 void cbowman_unblock_termination_signals(void);

@@ -125,6 +125,14 @@ public struct TPacketV3Port: ~Copyable {
 extension TPacketV3Port: PacketPort {
     @inlinable public mutating func service(pool: inout FramePool) {}
     public var pollDescriptor: Int32 { ring.fd }
+
+    /// The kernel's PACKET_STATISTICS since the last read (it clears them):
+    /// packets the ring took, drops (ring full), queue freezes.
+    public func kernelStatistics() -> [String: UInt64] {
+        var p: UInt64 = 0, d: UInt64 = 0, f: UInt64 = 0
+        guard ring.fd >= 0, cbowman_tpacket_stats(ring.fd, &p, &d, &f) == 0 else { return [:] }
+        return ["packets": p, "drops": d, "freezes": f]
+    }
     public mutating func close(returningFramesTo pool: inout FramePool) {}
     public var name: String { "af_packet:\(interface)" + (fanoutGroup.map { ":fanout=\($0)" } ?? "") }
 }
