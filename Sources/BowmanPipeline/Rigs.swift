@@ -175,9 +175,8 @@ public final class PacketRig: Rig, @unchecked Sendable {
 
     public func kernelStatistics() -> [String] {
         (0..<ports.count).map { i in
-            let s = ports[i].kernelStatistics()
-            return s.isEmpty ? "\(ports[i].name) PACKET_STATISTICS: not available"
-                : "\(ports[i].name) PACKET_STATISTICS: packets \(s["packets"]!), drops \(s["drops"]!), queue freezes \(s["freezes"]!)"
+            guard let s = ports[i].kernelStatistics() else { return "\(ports[i].name) PACKET_STATISTICS: not available" }
+            return "\(ports[i].name) PACKET_STATISTICS: packets \(s.packets), drops \(s.drops), queue freezes \(s.freezes)"
         }
     }
 }

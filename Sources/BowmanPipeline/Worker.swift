@@ -166,47 +166,19 @@ public enum Worker {
                     dropped &+= UInt64(burst.count)
                     pool.release(burst: &burst)
                 case .forward(let o):
-                    if o >= portCount {
-                        dropped &+= UInt64(burst.count)
-                        pool.release(burst: &burst)
-                        break
-                    }
-                    tx &+= UInt64(ports.transmit(port: o, &burst, pool: &pool))
-                    if !burst.isEmpty {
-                        // Output ring full: drop the rest rather than stall input.
-                        full &+= UInt64(burst.count)
-                        pool.release(burst: &burst)
-                    }
+                    send(&burst, port: o, &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
                 case .perPacket:
                     // One batch per out port, in order of first appearance;
                     // a burst bound for one port leaves whole.
                     let first = burst.egress(at: 0)
                     if burst.allEgresses(equal: first) {
-                        if Int(first) >= portCount {
-                            dropped &+= UInt64(burst.count)
-                            pool.release(burst: &burst)
-                            break
-                        }
-                        tx &+= UInt64(ports.transmit(port: Int(first), &burst, pool: &pool))
-                        if !burst.isEmpty {
-                            full &+= UInt64(burst.count)
-                            pool.release(burst: &burst)
-                        }
+                        send(&burst, port: Int(first), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
                         break
                     }
                     while !burst.isEmpty {
                         let o = burst.egress(at: 0)
                         burst.take(egress: o, into: &out)
-                        if Int(o) >= portCount {
-                            dropped &+= UInt64(out.count)
-                            pool.release(burst: &out)
-                            continue
-                        }
-                        tx &+= UInt64(ports.transmit(port: Int(o), &out, pool: &pool))
-                        if !out.isEmpty {
-                            full &+= UInt64(out.count)
-                            pool.release(burst: &out)
-                        }
+                        send(&out, port: Int(o), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
                     }
                 }
             }
@@ -236,6 +208,26 @@ public enum Worker {
         stats.idlePolls.store(idlePolls, ordering: .relaxed)
         stats.cpuNanoseconds.store(SystemClock.threadCPUNanoseconds &- cpuStart, ordering: .relaxed)
         function.idle()
+    }
+
+    /// Sends `b` out of port `o` (drops it when there is no such port, or
+    /// the dropping egress); what the ring cannot take now is dropped rather
+    /// than stall input. `b` is left empty.
+    @inline(__always)
+    static func send<Ports: WorkerPorts & ~Copyable>(
+        _ b: inout Burst, port o: Int, _ ports: inout Ports, portCount: Int, pool: inout FramePool,
+        tx: inout UInt64, full: inout UInt64, dropped: inout UInt64
+    ) {
+        if o >= portCount {
+            dropped &+= UInt64(b.count)
+            pool.release(burst: &b)
+            return
+        }
+        tx &+= UInt64(ports.transmit(port: o, &b, pool: &pool))
+        if !b.isEmpty {
+            full &+= UInt64(b.count)
+            pool.release(burst: &b)
+        }
     }
 
     @inline(never)

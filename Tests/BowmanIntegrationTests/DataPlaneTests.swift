@@ -11,8 +11,13 @@ import Testing
 
 /// Bowman's data plane running in the lab's dut namespace while `body` runs.
 func withBowman(_ lab: LineLab, _ o: DataPlane.Options, _ body: () throws -> Void) throws -> DataPlane.Report {
+    try withBowman(namespace: lab.dut, o, body)
+}
+
+/// Runs Bowman with `o` inside namespace `dut`, then `body` once it is
+/// ready (not when it failed to start), then stops it; its report.
+func withBowman(namespace dut: String, _ o: DataPlane.Options, _ body: () throws -> Void) throws -> DataPlane.Report {
     let box = ResultBox<DataPlane.Report>(), stop = StopFlag(), ready = DispatchSemaphore(value: 0)
-    let dut = lab.dut
     let t = try PinnedThread(name: "bowman-dut", core: nil) {
         do {
             try NetworkNamespace.enter(dut)
@@ -91,13 +96,19 @@ func testFrames(_ lab: LineLab, marker: UInt16) -> [[UInt8]] {
 
 @Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to create network namespaces, attach XDP and open AF_XDP sockets"))
 struct DataPlaneTests {
-    func l2fwdThrough(_ ports: [PortSpec], lab: LineLab, marker: UInt16, workers: Int = 1) throws -> DataPlane.Report {
+    /// l2fwd over `ports` between the lab's generator and sink.
+    func l2fwdOptions(_ ports: [PortSpec], lab: LineLab) -> DataPlane.Options {
         var o = DataPlane.Options()
         o.ports = ports
-        o.dataCores = Array(repeating: nil, count: workers)
         o.forward = .l2fwd
         o.frameCount = 4096
         o.nextHopMACs = [MACAddress(lab.mac[lab.vA]!)!, MACAddress(lab.mac[lab.vD]!)!]
+        return o
+    }
+
+    func l2fwdThrough(_ ports: [PortSpec], lab: LineLab, marker: UInt16, workers: Int = 1) throws -> DataPlane.Report {
+        var o = l2fwdOptions(ports, lab: lab)
+        o.dataCores = Array(repeating: nil, count: workers)
         let frames = testFrames(lab, marker: marker)
         var received: [[UInt8]] = []
         let report = try withBowman(lab, o) {
@@ -143,11 +154,7 @@ struct DataPlaneTests {
         let lab = LineLab(tag: "b\(getpid() % 10_000)")
         try lab.setUp()
         defer { lab.tearDown() }
-        var o = DataPlane.Options()
-        o.ports = [.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)]
-        o.forward = .l2fwd
-        o.frameCount = 4096
-        o.nextHopMACs = [MACAddress(lab.mac[lab.vA]!)!, MACAddress(lab.mac[lab.vD]!)!]
+        var o = l2fwdOptions([.afXDP(interface: lab.vB, queue: 0), .afXDP(interface: lab.vC, queue: 0)], lab: lab)
         o.busyPollMicroseconds = 20
         o.busyPollBudget = 70_000
         do {

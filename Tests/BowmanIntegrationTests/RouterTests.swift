@@ -242,38 +242,24 @@ struct RoutingManagerTests {
         o.frameCount = 4096
         var log: [String] = []
         var before = "", after = "", unreachable = ""
-        let box = ResultBox<DataPlane.Report>(), stop = StopFlag(), ready = DispatchSemaphore(value: 0)
-        let dutName = dut, options = o
-        let t = try PinnedThread(name: "bowman-dut", core: nil) {
-            do {
-                try NetworkNamespace.enter(dutName)
-                box.result = .success(try DataPlane.run(options, stop: stop, ready: { ready.signal() }) { _ in })
-            } catch {
-                box.result = .failure(error)
-                ready.signal()
-            }
+        let report = try withBowman(namespace: dut, o) {
+            let links = ether("L1", ("198.18.0.2", ifc("B")), ("198.18.0.1", ifc("A")))
+                + ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")))
+                + ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")))
+                + ether("L4", ("198.18.3.1", ifc("G")), ("198.18.3.2", ifc("H")))
+            log.append(try ask(9998, links))
+            log.append(try ask(9999, "(name T) (add L1) (add L2) (add L3) (add L4)"))
+            log.append(try ask(9990, "(multi_home 198.18.0.2 198.18.1.1 198.18.2.1) (multi_home 198.18.1.2 198.18.3.2) "
+                               + "(multi_home 198.18.2.2 198.18.3.1) (calculate T rt)"))
+            before = ping("198.18.1.2")
+            // The direct link fails: its veth goes down and the ALM is told.
+            _ = try Shell.run(["ip", "-n", sink, "link", "set", ifc("D"), "down"])
+            log.append(try ask(9998, ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")), up: false)))
+            after = ping("198.18.1.2")
+            // The way round fails too: the sink is unreachable, and the router says so.
+            log.append(try ask(9998, ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")), up: false)))
+            unreachable = ping("198.18.1.2")
         }
-        _ = ready.wait(timeout: .now() + 20)
-        try #require(box.result == nil, "\(String(describing: box.result))")
-        let links = ether("L1", ("198.18.0.2", ifc("B")), ("198.18.0.1", ifc("A")))
-            + ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")))
-            + ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")))
-            + ether("L4", ("198.18.3.1", ifc("G")), ("198.18.3.2", ifc("H")))
-        log.append(try ask(9998, links))
-        log.append(try ask(9999, "(name T) (add L1) (add L2) (add L3) (add L4)"))
-        log.append(try ask(9990, "(multi_home 198.18.0.2 198.18.1.1 198.18.2.1) (multi_home 198.18.1.2 198.18.3.2) "
-                           + "(multi_home 198.18.2.2 198.18.3.1) (calculate T rt)"))
-        before = ping("198.18.1.2")
-        // The direct link fails: its veth goes down and the ALM is told.
-        _ = try Shell.run(["ip", "-n", sink, "link", "set", ifc("D"), "down"])
-        log.append(try ask(9998, ether("L2", ("198.18.1.1", ifc("C")), ("198.18.1.2", ifc("D")), up: false)))
-        after = ping("198.18.1.2")
-        // The way round fails too: the sink is unreachable, and the router says so.
-        log.append(try ask(9998, ether("L3", ("198.18.2.1", ifc("E")), ("198.18.2.2", ifc("F")), up: false)))
-        unreachable = ping("198.18.1.2")
-        stop.set()
-        t.join()
-        let report = try box.result!.get()
         let all = log.joined(separator: "\n") + "\n--- before\n\(before)\n--- after\n\(after)\n--- unreachable\n\(unreachable)\n\(report)\n\(report.router ?? "")"
         if ProcessInfo.processInfo.environment["BOWMAN_SHOW"] != nil { print(all) }
         #expect(log[0].hasPrefix("ok: created L1") && log[1].hasPrefix("ok: topology T") && log[2].contains("rt: "), "\(all)")

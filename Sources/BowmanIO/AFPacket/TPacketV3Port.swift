@@ -128,10 +128,10 @@ extension TPacketV3Port: PacketPort {
 
     /// The kernel's PACKET_STATISTICS since the last read (it clears them):
     /// packets the ring took, drops (ring full), queue freezes.
-    public func kernelStatistics() -> [String: UInt64] {
+    public func kernelStatistics() -> (packets: UInt64, drops: UInt64, freezes: UInt64)? {
         var p: UInt64 = 0, d: UInt64 = 0, f: UInt64 = 0
-        guard ring.fd >= 0, cbowman_tpacket_stats(ring.fd, &p, &d, &f) == 0 else { return [:] }
-        return ["packets": p, "drops": d, "freezes": f]
+        guard ring.fd >= 0, cbowman_tpacket_stats(ring.fd, &p, &d, &f) == 0 else { return nil }
+        return (p, d, f)
     }
     public mutating func close(returningFramesTo pool: inout FramePool) {}
     public var name: String { "af_packet:\(interface)" + (fanoutGroup.map { ":fanout=\($0)" } ?? "") }
