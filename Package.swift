@@ -29,6 +29,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The node: its config file (YAML, with line and column of every
+        // node), its counters in the Prometheus format, its log.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // MARK: C shims (one per outside library; only what Swift cannot say)
@@ -69,12 +74,14 @@ let package = Package(
 
         // MARK: the node and the command line
         .target(name: "Bowman", dependencies: ["BowmanCore", "BowmanSystem", "BowmanPacket", "BowmanIO", "BowmanPipeline", "BowmanClassifier",
-                                        "BowmanCBOR", "BowmanControl", "BowmanControlIO", "BowmanLab", "BowmanRouting"],
+                                        "BowmanCBOR", "BowmanControl", "BowmanControlIO", "BowmanLab", "BowmanRouting",
+                                        .product(name: "Yams", package: "Yams"), .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: strict),
         .executableTarget(name: "bowman",
                           dependencies: ["Bowman", "BowmanIO", "BowmanPacket", "BowmanCore", "BowmanSystem",
                                          "BowmanPipeline", "BowmanClassifier", "BowmanCBOR", "BowmanControl", "BowmanControlIO",
-                                         "BowmanRouting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                                         "BowmanRouting", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
 
         // MARK: tests
@@ -93,6 +100,7 @@ let package = Package(
         .testTarget(name: "BowmanControlIOTests",
                     dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanLab", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),
+        .testTarget(name: "BowmanTests", dependencies: ["BowmanTestSupport", "Bowman", "BowmanControl", "BowmanControlIO", "BowmanSystem", "BowmanIO", "BowmanPipeline", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
                     dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanControlIO",
                                    "BowmanRouting", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),

@@ -139,6 +139,8 @@ public enum Worker {
         var rx: UInt64 = 0, tx: UInt64 = 0, dropped: UInt64 = 0, full: UInt64 = 0, bursts: UInt64 = 0, idlePolls: UInt64 = 0
         var empty = 0
         let cpuStart = SystemClock.threadCPUNanoseconds
+        stats.framesTotal.store(UInt64(pool.frameCount), ordering: .relaxed)
+        stats.framesFree.store(UInt64(pool.available), ordering: .relaxed)
         while !stop.isSet {
             var got = 0
             for input in 0..<portCount {
@@ -187,6 +189,9 @@ public enum Worker {
                 idlePolls &+= 1
                 empty &+= 1
                 if case .poll(let threshold, let ms) = idle, empty >= threshold {
+                    // About to sleep: the cold counters too, for a live reader.
+                    stats.idlePolls.store(idlePolls, ordering: .relaxed)
+                    stats.framesFree.store(UInt64(pool.available), ordering: .relaxed)
                     function.idle()
                     ports.waitForTraffic(milliseconds: ms)
                     empty = 0
@@ -198,6 +203,7 @@ public enum Worker {
                 stats.dropped.store(dropped, ordering: .relaxed)
                 stats.txFull.store(full, ordering: .relaxed)
                 stats.bursts.store(bursts, ordering: .relaxed)
+                stats.framesFree.store(UInt64(pool.available), ordering: .relaxed)
             }
         }
         stats.rxPackets.store(rx, ordering: .relaxed)
@@ -207,6 +213,7 @@ public enum Worker {
         stats.bursts.store(bursts, ordering: .relaxed)
         stats.idlePolls.store(idlePolls, ordering: .relaxed)
         stats.cpuNanoseconds.store(SystemClock.threadCPUNanoseconds &- cpuStart, ordering: .relaxed)
+        stats.framesFree.store(UInt64(pool.available), ordering: .relaxed)
         function.idle()
     }
 

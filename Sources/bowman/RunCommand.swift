@@ -22,6 +22,8 @@ struct RunCommand: ParsableCommand {
           bowman run --port af_xdp:eth1:0 --port af_xdp:eth2:0 --forward l2fwd --cores 1
         """)
 
+    @Option(help: "Run a node from this config file (YAML; docs/configuration.md): console, metrics, reload on SIGHUP. Excludes the other options.")
+    var config: String?
     @Option(name: .customLong("port"), help: "A port (repeat: two for l2fwd, any number for router).") var ports: [String] = []
     @Option(help: "drop, l2fwd, reflect or router.") var forward: String = "l2fwd"
     @Option(help: "router: follow a Linux routing table (kernel = main, or kernel:TABLE).") var fib: String?
@@ -56,6 +58,13 @@ struct RunCommand: ParsableCommand {
             help: "Write the received-packet count to this file every 100 ms (for ../shared/perf/measure.py).") var countFile: String?
 
     func run() throws {
+        if let config {
+            guard ports.isEmpty, rules == nil, fib == nil, routes == nil, manage == nil else {
+                throw ValidationError("--config names everything; give the ports, rules and routes in the file")
+            }
+            try NodeCommand.run(config: config, seconds: seconds)
+            return
+        }
         var o = DataPlane.Options()
         do {
             o.ports = try ports.map { try PortSpec(parsing: $0) }

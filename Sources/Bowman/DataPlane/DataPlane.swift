@@ -102,7 +102,7 @@ public enum DataPlane {
     /// Runs until `stop` is set (or `seconds` pass, when given). `progress`
     /// receives a line per `statsInterval`.
     public static func run(_ o: Options, seconds: Double? = nil, stop: StopFlag,
-                           ready: (@Sendable () -> Void)? = nil,
+                           ready: (@Sendable () -> Void)? = nil, services: (any NodeServices)? = nil,
                            progress: @escaping (String) -> Void) throws -> Report {
         guard !o.ports.isEmpty else { throw Failure("give at least one --port") }
         guard o.forward == .router || o.ports.count <= 2 else { throw Failure("\(o.forward.rawValue) serves one or two ports (a router any number)") }
@@ -150,18 +150,18 @@ public enum DataPlane {
             progress("routing with \(c.routes.count) routes from \(source) over \(o.ports.count) ports")
         }
         if pcap {
-            return try runPcap(o, seconds: seconds, stop: stop, ready: ready, progress: progress)
+            return try runPcap(o, seconds: seconds, stop: stop, ready: ready, progress: progress, services: services)
         }
         if xdp {
-            return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control)
+            return try runAFXDP(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control, services: services)
         }
-        return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control)
+        return try runAFPacket(o, seconds: seconds, stop: stop, ready: ready, progress: progress, control: control, services: services)
     }
 
     // MARK: - AF_XDP
 
     static func runAFXDP(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void,
-                         control: RouterControl?) throws -> Report {
+                         control: RouterControl?, services: (any NodeServices)?) throws -> Report {
         guard CurrentProcess.isRoot else { throw Failure("AF_XDP ports need root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)") }
         var attachedHere: [String] = []
         var notes: [String] = []
@@ -209,7 +209,8 @@ public enum DataPlane {
             }
         }
         for n in notes { progress(n) }
-        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control)
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control,
+                         services: services, attached: attachedHere)
     }
 
     // MARK: - pcap in, pcap out
@@ -217,14 +218,15 @@ public enum DataPlane {
     /// A capture through the forwarding function into a capture, until the
     /// replay ends (or `seconds`, or `stop`).
     static func runPcap(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?,
-                        progress: @escaping (String) -> Void) throws -> Report {
+                        progress: @escaping (String) -> Void, services: (any NodeServices)?) throws -> Report {
         let rig: PcapRig
         do {
             rig = try PcapRig(input: o.ports[0].interface, output: o.ports[1].interface, settings: o.rigSettings(worker: 0))
         } catch {
             throw Failure("\(error)")
         }
-        var r = try drive([rig], o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: [], finished: rig.finished)
+        var r = try drive([rig], o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: [], services: services,
+                          finished: rig.finished)
         let c = rig.counts
         let line = "pcap: replayed \(c.replayed) packets from \(o.ports[0].interface)\(c.truncated > 0 ? " (\(c.truncated) cut to 2048 bytes)" : ""), "
             + "wrote \(c.written) to \(o.ports[1].interface)" + (c.readError.map { "; the replay stopped early: \($0)" } ?? "")
@@ -236,7 +238,7 @@ public enum DataPlane {
     // MARK: - AF_PACKET (TPACKET_V3 rx ring, sendmmsg tx)
 
     static func runAFPacket(_ o: Options, seconds: Double?, stop: StopFlag, ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void,
-                            control: RouterControl?) throws -> Report {
+                            control: RouterControl?, services: (any NodeServices)?) throws -> Report {
         guard CurrentProcess.isRoot else { throw Failure("AF_PACKET ports need root (CAP_NET_RAW)") }
         var o = o
         if o.dataCores.count > 1 && o.fanoutGroup == nil {
@@ -250,7 +252,8 @@ public enum DataPlane {
         var notes = rigs.enumerated().map { w, r in "worker \(w): frames on NUMA node \(r.poolNode), cpu \(o.dataCores[w]?.rawValue ?? -1)" }
         if o.dataCores.count > 1 { notes.append("\(o.dataCores.count) workers share each interface through PACKET_FANOUT group \(o.fanoutGroup!) (hash)") }
         for n in notes { progress(n) }
-        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control)
+        return try drive(rigs, o, seconds: seconds, stop: stop, ready: ready, progress: progress, notes: notes, control: control,
+                         services: services)
     }
 
     // MARK: - Running a rig
@@ -261,7 +264,8 @@ public enum DataPlane {
     /// the data path.)
     static func drive(_ rigs: [any Rig], _ o: Options, seconds: Double?, stop: StopFlag,
                       ready: (@Sendable () -> Void)?, progress: @escaping (String) -> Void, notes: [String],
-                      control: RouterControl? = nil, finished: StopFlag? = nil) throws -> Report {
+                      control: RouterControl? = nil, services: (any NodeServices)? = nil, attached: [String] = [],
+                      finished: StopFlag? = nil) throws -> Report {
         let start = Date()
         var threads: [PinnedThread] = []
         for (w, rig) in rigs.enumerated() {
@@ -276,24 +280,28 @@ public enum DataPlane {
                 throw Failure("cannot " + (core.map { "pin worker \(w) to CPU \($0.rawValue)" } ?? "start worker \(w)") + ": \(error)")
             }
         }
-        ready?()
         let summed = { rigs.map { $0.stats.snapshot() }.reduce(WorkerStats.Snapshot.zero, +) }
+        if let services {
+            services.started(RunningDataPlane(options: o, stats: rigs.map(\.stats), control: control, notes: notes, attached: attached))
+        }
+        defer { services?.stopping() }
+        ready?()
         var last = summed(), lastTime = start
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
             if let f = finished, f.isSet { break }   // the input has ended (a replay), all it gave sent
-            if let c = control { c.service(milliseconds: 50) } else { Thread.sleep(forTimeInterval: 0.05) }
+            if let s = services {
+                control?.service(milliseconds: 5)
+                s.service(milliseconds: 45)
+            } else if let c = control {
+                c.service(milliseconds: 50)
+            } else {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
             if let r = o.reload, r.isSet, let rules = o.rules, let cl = o.classification {
                 r.clear()
-                // Rules change without stopping traffic: the new set is
-                // published at once as changes on the running tables (one
-                // pointer store), compiled in the background; a bad file
-                // leaves the running tables.
                 do {
-                    let c = try Classify.load(rules: rules.path, format: rules.format, policy: rules.policy)
-                    cl.live.replace(with: c)
-                    progress(String(format: "rules reloaded: %d rules, published in %.3f ms; compiling them in the background", c.rules.count,
-                                    Double(cl.live.lastPublishNanoseconds) / 1e6))
+                    progress(try reloadRules(cl, path: rules.path, format: rules.format, policy: rules.policy))
                 } catch {
                     progress("rules not reloaded, the running table stays: \(error)")
                 }
@@ -340,6 +348,53 @@ public enum DataPlane {
                             lost: a.lost + b.lost, invalidReleases: a.invalidReleases + b.invalidReleases)
         }
         return Report(seconds: elapsed, stats: total, audit: audit, portNotes: notes, workers: rigs.count, router: routerSummary, kernel: kernel)
+    }
+}
+
+extension DataPlane {
+    /// Rules change without stopping traffic: the new set is published at
+    /// once as changes on the running tables (one pointer store), compiled
+    /// in the background; a bad file throws and leaves the running tables.
+    static func reloadRules(_ cl: Classification, path: String, format: Classify.Format, policy: MatchPolicy) throws -> String {
+        let c = try Classify.load(rules: path, format: format, policy: policy)
+        cl.live.replace(with: c)
+        return String(format: "rules reloaded: %d rules, published in %.3f ms; compiling them in the background", c.rules.count,
+                      Double(cl.live.lastPublishNanoseconds) / 1e6)
+    }
+}
+
+/// What a node serves on the management thread beside the data plane
+/// (the console, the metrics endpoint, reloads). `DataPlane.run` calls
+/// `started` once the workers are up, `service` in its loop, `stopping`
+/// before the workers stop. Management-thread code: an existential is
+/// fine here, it is never on the data path.
+public protocol NodeServices: AnyObject {
+    func started(_ running: RunningDataPlane)
+    /// Serves the management sockets, waiting at most `milliseconds`.
+    func service(milliseconds: Int)
+    func stopping()
+}
+
+/// A running data plane as the management services see it: each worker's
+/// counters (read with relaxed loads, never written), the router's control
+/// half, what the ports came up as.
+public final class RunningDataPlane {
+    public let options: DataPlane.Options
+    public let stats: [WorkerStats]
+    public let control: RouterControl?
+    public let notes: [String]
+    /// Interfaces Bowman attached its XDP program to for this run.
+    public let attached: [String]
+    public let startedAt = SystemClock.monotonicMilliseconds
+    init(options: DataPlane.Options, stats: [WorkerStats], control: RouterControl?, notes: [String], attached: [String]) {
+        self.options = options; self.stats = stats; self.control = control; self.notes = notes; self.attached = attached
+    }
+    public var classification: Classification? { options.classification }
+
+    /// Loads rules again (or new ones) into the running classifier.
+    public func reloadRules(path: String, format: Classify.Format, policy: MatchPolicy) throws -> String {
+        guard let cl = options.classification else { throw DataPlane.Failure("the node runs without a classifier: it needs a restart to get one") }
+        return try DataPlane.reloadRules(cl, path: path, format: format, policy: policy)
     }
 }
 

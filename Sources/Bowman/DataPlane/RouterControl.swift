@@ -293,6 +293,33 @@ public final class RouterControl {
         dirty = true
     }
 
+    /// Takes a routes file again (a reload): the whole file is read and
+    /// checked first (a bad one changes nothing and says where), then only
+    /// the difference reaches the running table. Next-hop sets keep their
+    /// channel numbers, new ones are appended, so no route points at a
+    /// wrong adjacency while the change is made. Returns a summary line.
+    public func reloadRoutes(file path: String) throws -> String {
+        guard fib == nil, admin == nil else { throw DataPlane.Failure("the routes come from \(fib != nil ? "the kernel" : "the routing manager"), not a file") }
+        let loaded = try RouterRoutes.load(path) { try? NetworkNamespace.interfaceIndex($0) }
+        var channelOf = Dictionary(fileSets.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var sets = fileSets
+        var want: [IPPrefix: Int] = [:]
+        for (p, s) in loaded {
+            if channelOf[s] == nil { channelOf[s] = sets.count; sets.append(s) }
+            want[p] = channelOf[s]!
+        }
+        let have = Dictionary(routes.entries.map { ($0.prefix, $0.channel) }, uniquingKeysWith: { a, _ in a })
+        let gone = have.keys.filter { want[$0] == nil }
+        let changed = want.filter { have[$0.key] != $0.value }.map { (prefix: $0.key, channel: $0.value) }
+        fileSets = sets
+        rebuild()   // new adjacencies first, then the routes that use them
+        try routes.add(contentsOf: changed)
+        try routes.delete(contentsOf: gone)
+        recycleDue = true
+        dirty = true
+        return "routes reloaded from \(path): \(changed.count) added or changed, \(gone.count) removed, \(routes.count) in all"
+    }
+
     /// Does everything due, waiting up to `milliseconds` for traffic or
     /// punted packets (punt rings are looked at every millisecond).
     public func service(milliseconds: Int) {

@@ -1,0 +1,434 @@
+import BowmanClassifier
+import BowmanControl
+import BowmanControlIO
+import BowmanCore
+import BowmanIO
+import BowmanPacket
+import BowmanPipeline
+import BowmanRouting
+import BowmanSystem
+
+/// A Bowman node run from its config file: the data plane (`DataPlane`)
+/// and, on the management thread beside it, the Hal console, the metrics
+/// endpoint and reloads. `bowman run --config FILE` is this.
+public final class Node: NodeServices {
+    public private(set) var config: NodeConfig
+    /// Lines for the log (swift-log in `bowman`, collected in tests).
+    public let log: (String) -> Void
+    public let registry = InfoRegistry()
+    let reloadFlag: StopFlag?
+    var hal: Hal?
+    var console: StreamServer<HalSession>?
+    var consoleLimits = HalSession.Limits()
+    var metricsServer: StreamServer<ScrapeSession>?
+    let metrics: NodeMetrics
+    var running: RunningDataPlane?
+    /// Counter values when `clear counters` was last given (the console shows the difference; metrics never go back).
+    var baseline: [WorkerStats.Snapshot] = []
+    /// Failed logins per address: (count, first at), for barring a guesser.
+    var failedLogins: [IPAddress: (count: Int, since: UInt64)] = [:]
+    public private(set) var lastReload = "none yet"
+    public private(set) var reloads = (applied: 0, refused: 0)
+
+    /// Binds the console and metrics listeners now (a taken port fails here, before any worker starts).
+    public init(config: NodeConfig, reload: StopFlag? = nil, log: @escaping (String) -> Void) throws {
+        self.config = config
+        self.log = log
+        reloadFlag = reload
+        metrics = NodeMetrics()
+        try startConsole(config.console)
+        try startMetrics(config.metrics)
+        registerStatic()
+    }
+
+    /// What `bowman check` says: every problem a start would meet in the
+    /// files the config names (rules, routes, the console secret), without
+    /// opening a socket or touching an interface. Empty when all is well.
+    public static func check(_ c: NodeConfig) -> [String] {
+        var problems: [String] = []
+        if let r = c.rules {
+            do { _ = try Classify.load(rules: r.path, format: r.format, policy: r.policy) } catch { problems.append("classifier.rules: \(error)") }
+        }
+        if case .file(let path) = c.routes {
+            do {
+                let text = try SysFS.read(path)
+                _ = try RouteFile.routeLines(text, file: path)
+            } catch {
+                problems.append("routes.file: \(error)")
+            }
+        }
+        if let k = c.console {
+            do { _ = try SecretFile.read(k.secretFile) } catch { problems.append("console.secret-file: \(error)") }
+        }
+        for case .pcapIn(let p) in c.ports where access(p) != 0 { problems.append("ports: cannot read \(p)") }
+        return problems
+    }
+
+    static func access(_ path: String) -> Int32 { (try? SysFS.read(path)) != nil ? 0 : -1 }
+
+    /// The data plane's options from the config; cores resolved against
+    /// the CPUs this process may use.
+    public func dataPlaneOptions() throws -> DataPlane.Options {
+        let c = config
+        var o = DataPlane.Options()
+        o.ports = c.ports
+        o.forward = c.forward
+        o.nextHopMACs = c.nextHops
+        let allowed = Affinity.allowedCPUs
+        if let d = c.dataCores {
+            for cpu in d where !allowed.isEmpty && !allowed.contains(CoreID(cpu)) {
+                throw DataPlane.Failure("\(c.file): node.data-cores: CPU \(cpu) is not among the CPUs this process may use: \(allowed.map(\.rawValue))")
+            }
+            o.dataCores = d.map { CoreID($0) }
+        } else {
+            var data = Array(allowed.suffix(c.cores))
+            while data.count < c.cores { data.append(data.last ?? CoreID(0)) }
+            o.dataCores = data
+        }
+        o.xdpMode = c.xdpMode
+        o.zeroCopy = c.zeroCopy
+        o.needWakeup = c.needWakeup
+        o.busyPollMicroseconds = c.busyPoll
+        o.busyPollBudget = c.busyBudget
+        o.idle = c.idleSpin ? .spin : .poll(emptyPolls: 1, milliseconds: 100)
+        o.frameCount = c.frames
+        o.passHostAddresses = c.passHostAddresses
+        if let r = c.rules {
+            o.rules = (r.path, r.format, r.policy)
+            o.dropUnmatched = r.dropUnmatched
+        }
+        switch c.routes {
+        case .file(let p): o.routeSource = .file(p)
+        case .kernel(let t): o.routeSource = .kernel(table: t)
+        case .manager(let t): o.routeSource = .manager(address: c.manager!.address, table: t, identity: c.manager!.identity)
+        case nil: break
+        }
+        return o
+    }
+
+    /// The management thread's CPUs: `node.management-core`, else those no worker has.
+    public func managementCPUs(_ o: DataPlane.Options) -> [CoreID] {
+        if let m = config.managementCore { return [CoreID(m)] }
+        let data = Set(o.dataCores.compactMap { $0 })
+        return Affinity.allowedCPUs.filter { !data.contains($0) }
+    }
+
+    /// Runs until `stop` (SIGTERM, SIGINT): workers stop, the XDP program
+    /// Bowman attached is detached, every socket closed.
+    public func run(stop: StopFlag, seconds: Double? = nil, ready: (@Sendable () -> Void)? = nil) throws -> DataPlane.Report {
+        let o = try dataPlaneOptions()
+        let management = managementCPUs(o)
+        if !management.isEmpty { try? Affinity.restrictCurrentThread(to: management) }
+        log("node \(config.name): \(o.ports.count) port\(o.ports.count == 1 ? "" : "s"), \(config.forward.rawValue), "
+            + "workers on CPU \(o.dataCores.map { $0.map { "\($0.rawValue)" } ?? "-" }.joined(separator: ","))"
+            + (console.map { ", console on \($0.address)" } ?? "") + (metricsServer.map { ", metrics on http://\($0.address)/metrics" } ?? ""))
+        defer { closeServices() }
+        return try DataPlane.run(o, seconds: seconds, stop: stop, ready: ready, services: self, progress: log)
+    }
+
+    func closeServices() {
+        console?.close(); console = nil
+        metricsServer?.close(); metricsServer = nil
+    }
+
+    // MARK: NodeServices
+
+    public func started(_ r: RunningDataPlane) {
+        running = r
+        baseline = r.stats.map { _ in .zero }
+        registerRunning(r)
+    }
+
+    public func service(milliseconds: Int) {
+        let requests = (console?.pollRequests ?? []) + (metricsServer?.pollRequests ?? [])
+        let deadlines = [console?.nextDeadline, metricsServer?.nextDeadline].compactMap { $0 }
+        let wait = SystemClock.millisecondsUntil(deadlines.min(), cap: Int32(milliseconds))
+        let ready = requests.isEmpty ? { SystemClock.sleep(milliseconds: Int(wait)); return Set<Int32>() }() : Poll.wait(requests, milliseconds: wait)
+        let now = SystemClock.monotonicMilliseconds
+        console?.service(ready: ready, now: now)
+        metricsServer?.service(ready: ready, now: now)
+        if let f = reloadFlag, f.isSet {
+            f.clear()
+            log(reload())
+        }
+    }
+
+    public func stopping() {
+        log("node \(config.name): stopping")
+    }
+
+    // MARK: console
+
+    func startConsole(_ k: NodeConfig.Console?) throws {
+        guard let k else { return }
+        let secret: [UInt8]
+        do { secret = try SecretFile.read(k.secretFile) } catch { throw DataPlane.Failure("console.secret-file: \(error)") }
+        var limits = HalSession.Limits()
+        limits.failureDelay = UInt64(k.failureDelay * 1000)
+        limits.maxFailures = k.maxFailures
+        limits.idleTimeout = UInt64(k.idleSeconds * 1000)
+        limits.sessionTimeout = UInt64(k.sessionSeconds * 1000)
+        limits.loginTimeout = min(30_000, limits.idleTimeout)
+        consoleLimits = limits
+        if let hal {
+            hal.setSecret(secret)
+        } else {
+            hal = Hal(registry: registry, nodeName: config.name, version: BowmanVersion.string, secret: secret)
+        }
+        let h = hal!
+        var hooks = StreamServer<HalSession>.Hooks(
+            open: { [unowned self] peer, now in
+                let s = HalSession(limits: self.consoleLimits, now: now)
+                self.log("console: connection from \(peer)")
+                return (s, s.greeting(node: h.nodeName, version: h.version))
+            },
+            receive: { s, bytes, now in s.receive(bytes, now: now, hal: h) },
+            tick: { s, now in s.tick(now: now, hal: h) },
+            deadline: { $0.nextDeadline })
+        hooks.closed = { [unowned self] s, peer, why in self.consoleClosed(s, peer: peer, why: why) }
+        let address = SocketAddress(k.listen.address, port: k.listen.port)
+        do {
+            console = try StreamServer(name: "the console", listen: address, maxConnections: k.maxConnections, hooks: hooks)
+        } catch {
+            throw DataPlane.Failure("console.listen \(k.listen): \(error)")
+        }
+    }
+
+    func consoleClosed(_ s: HalSession, peer: SocketAddress, why: String) {
+        log("console: \(peer) closed (\(why))" + (s.authenticated ? "" : ", never logged in") + (s.failures > 0 ? ", \(s.failures) failed" : ""))
+        metrics.consoleSessions.increment(s.authenticated ? "authenticated" : "unauthenticated")
+        guard s.failures > 0 else { return }
+        let now = SystemClock.monotonicMilliseconds
+        var f = failedLogins[peer.address] ?? (0, now)
+        if now - f.since > 300_000 { f = (0, now) }
+        f.count += s.failures
+        failedLogins[peer.address] = f
+        metrics.consoleFailures.add(UInt64(s.failures))
+        if f.count >= 2 * consoleLimits.maxFailures {
+            // A guesser that reconnects: its address is refused for five minutes.
+            console?.bar(peer.address, until: now + 300_000)
+            failedLogins[peer.address] = nil
+            log("console: \(peer.address) barred for 300 s after \(f.count) failed tries")
+        }
+    }
+
+    // MARK: metrics
+
+    func startMetrics(_ m: NodeConfig.Metrics?) throws {
+        guard let m else { return }
+        let hooks = StreamServer<ScrapeSession>.Hooks(
+            open: { _, now in (ScrapeSession(now: now), []) },
+            receive: { [unowned self] s, bytes, _ in s.receive(bytes) { self.exposition() } },
+            tick: { s, now in s.tick(now: now) },
+            deadline: { $0.nextDeadline })
+        do {
+            metricsServer = try StreamServer(name: "the metrics endpoint", listen: SocketAddress(m.listen.address, port: m.listen.port),
+                                             maxConnections: m.maxConnections, hooks: hooks)
+        } catch {
+            throw DataPlane.Failure("metrics.listen \(m.listen): \(error)")
+        }
+    }
+
+    /// The Prometheus text exposition of every counter: read from the
+    /// workers' counter blocks with relaxed loads (no lock, no write).
+    public func exposition() -> [UInt8] {
+        metrics.scrapes.add(1)
+        if let r = running { metrics.update(from: r, config: config, console: console) }
+        return metrics.registry.emitToBuffer()
+    }
+
+    /// The console's and the metrics endpoint's bound addresses (tests bind port 0).
+    public var consoleAddress: SocketAddress? { console?.address }
+    public var metricsAddress: SocketAddress? { metricsServer?.address }
+
+    // MARK: reload
+
+    /// Reads the config file again and applies the difference: rules and
+    /// routes change under running workers, the console and metrics
+    /// endpoint rebind if their addresses changed, the console secret is
+    /// read again. A file that does not parse, a section that needs a
+    /// restart (ports, cores, xdp, the forwarding function) or a file it
+    /// names that is bad refuses the whole reload: nothing changes.
+    public func reload() -> String {
+        let result = reloadResult()
+        lastReload = result.line
+        if result.applied { reloads.applied += 1; metrics.reloads.increment("applied") } else { reloads.refused += 1; metrics.reloads.increment("refused") }
+        return result.line
+    }
+
+    func reloadResult() -> (applied: Bool, line: String) {
+        let new: NodeConfig
+        do { new = try NodeConfig.load(config.file) } catch { return (false, "reload refused, the node runs unchanged: \(error)") }
+        let changed = new.changedSections(from: config)
+        if changed.isEmpty { return (true, "reload: \(config.file) has not changed") }
+        let restart = changed.filter { !NodeConfig.reloadable.contains($0) }
+        if !restart.isEmpty {
+            return (false, "reload refused, the node runs unchanged: \(restart.joined(separator: ", ")) changed, which needs a restart")
+        }
+        // Everything is checked before anything is applied.
+        var steps: [() throws -> String] = []
+        if changed.contains("classifier") {
+            guard let r = new.rules, running?.classification != nil else {
+                return (false, "reload refused, the node runs unchanged: a classifier added or removed needs a restart")
+            }
+            let c: Classifier
+            do { c = try Classify.load(rules: r.path, format: r.format, policy: r.policy) } catch {
+                return (false, "reload refused, the node runs unchanged: classifier.rules: \(error)")
+            }
+            if r.dropUnmatched != config.rules?.dropUnmatched { return (false, "reload refused, the node runs unchanged: classifier.drop-unmatched needs a restart") }
+            steps.append { [unowned self] in
+                guard let cl = self.running?.classification else { return "no classifier" }
+                cl.live.replace(with: c)
+                return "classifier: \(c.rules.count) rules from \(r.path) published"
+            }
+        }
+        if changed.contains("routes") {
+            guard case .file(let path) = new.routes, case .file = config.routes else {
+                return (false, "reload refused, the node runs unchanged: routes can change from file to file; another source needs a restart")
+            }
+            do { _ = try RouterRoutes.load(path) { try? NetworkNamespace.interfaceIndex($0) } } catch {
+                return (false, "reload refused, the node runs unchanged: routes.file: \(error)")
+            }
+            steps.append { [unowned self] in
+                guard let control = self.running?.control else { return "no router" }
+                return try control.reloadRoutes(file: path)
+            }
+        }
+        if changed.contains("console") {
+            if let k = new.console {
+                do { _ = try SecretFile.read(k.secretFile) } catch { return (false, "reload refused, the node runs unchanged: console.secret-file: \(error)") }
+            }
+            steps.append { [unowned self] in
+                if new.console?.listen != self.config.console?.listen || new.console == nil { self.console?.close(); self.console = nil }
+                if self.console == nil {
+                    try self.startConsole(new.console)
+                } else if let k = new.console {
+                    self.hal?.setSecret(try SecretFile.read(k.secretFile))
+                    self.console?.maxConnections = k.maxConnections
+                    var limits = self.consoleLimits
+                    limits.failureDelay = UInt64(k.failureDelay * 1000); limits.maxFailures = k.maxFailures
+                    limits.idleTimeout = UInt64(k.idleSeconds * 1000); limits.sessionTimeout = UInt64(k.sessionSeconds * 1000)
+                    self.consoleLimits = limits
+                }
+                return "console: " + (self.console.map { "on \($0.address)" } ?? "off")
+            }
+        }
+        if changed.contains("metrics") {
+            steps.append { [unowned self] in
+                self.metricsServer?.close(); self.metricsServer = nil
+                try self.startMetrics(new.metrics)
+                return "metrics: " + (self.metricsServer.map { "on \($0.address)" } ?? "off")
+            }
+        }
+        if changed.contains("log") { steps.append { "log level \(new.logLevel.rawValue)" } }
+        var done: [String] = []
+        for s in steps {
+            do { done.append(try s()) } catch { return (false, "reload stopped part way (\(done.joined(separator: "; "))): \(error)") }
+        }
+        config = new
+        return (true, "reloaded \(config.file): " + done.joined(separator: "; "))
+    }
+
+    // MARK: the info registry
+
+    func registerStatic() {
+        registry.put(InfoRegistry.Entry(name: "config", help: "the config file, its sections, and the last reload", list: { [unowned self] in
+            ["0 \(self.config.file)", "sections: " + NodeConfig.sections.joined(separator: " "),
+             "reloads applied \(self.reloads.applied), refused \(self.reloads.refused); last: \(self.lastReload)"]
+        }, show: { [unowned self] i in i == "0" ? ["file \(self.config.file)", "node \(self.config.name)", "forward \(self.config.forward.rawValue)",
+                                                  "last reload: \(self.lastReload)"] : nil }))
+        registry.put(InfoRegistry.Entry(name: "interfaces", help: "the network interfaces of the node's namespace and their addresses", list: {
+            ((try? NetworkInterface.all()) ?? []).enumerated().map { i, n in
+                "\(i) \(n.name) index \(n.index) \(n.isUp ? "up" : "down") " + n.addresses.map(\.description).joined(separator: " ")
+            }
+        }, show: { i in
+            let all = (try? NetworkInterface.all()) ?? []
+            guard let k = Int(i), k >= 0, k < all.count else { return nil }
+            let n = all[k]
+            return ["name \(n.name)", "index \(n.index)", "up \(n.isUp)", "loopback \(n.isLoopback)", "multicast \(n.supportsMulticast)"]
+                + n.addresses.map { "address \($0)" }
+        }))
+        registry.put(InfoRegistry.Entry(name: "sessions", help: "who is on the console now", list: { [unowned self] in
+            (self.console?.sessions() ?? []).enumerated().map { i, s in
+                "\(i) \(s.0) \(s.1.authenticated ? "logged in" : "not logged in"), \(s.1.linesServed) lines"
+            }
+        }, show: { _ in nil }))
+        registry.put(InfoRegistry.Command(name: "reload", usage: "reload", help: "read the config file again and apply the difference") { [unowned self] _ in
+            let line = self.reload()
+            self.log(line)
+            return line.hasPrefix("reload refused") || line.hasPrefix("reload stopped") ? .failure(HalError(line)) : .success([line])
+        })
+        registry.put(InfoRegistry.Command(name: "clear", usage: "clear counters", help: "start the console's counters from zero (the metrics endpoint's never go back)") { [unowned self] args in
+            guard args == ["counters"] else { return .failure(HalError("usage: clear counters")) }
+            self.baseline = self.running?.stats.map { $0.snapshot() } ?? []
+            return .success(["counters cleared"])
+        })
+    }
+
+    func registerRunning(_ r: RunningDataPlane) {
+        let specs = r.options.ports
+        registry.put(InfoRegistry.Entry(name: "ports", help: "the node's ports: kind, interface, queue, and the mode each came up in", list: {
+            specs.enumerated().map { i, p in
+                "\(i) \(p)" + (r.notes.first { $0.hasPrefix("\(p.interface)") || $0.contains("\(p)") }.map { " - \($0)" } ?? "")
+            }
+        }, show: { i in
+            guard let k = Int(i), k >= 0, k < specs.count else { return nil }
+            let p = specs[k]
+            return ["port \(k) \(p)", "interface \(p.interface)"] + r.notes.filter { $0.contains(p.interface) }
+                + (r.attached.contains(p.interface) ? ["Bowman's XDP program attached by this node (detached when it stops)"] : [])
+        }))
+        registry.put(InfoRegistry.Entry(name: "workers", help: "one worker per data core: CPU and counters since the last clear", list: { [unowned self] in
+            r.stats.enumerated().map { w, s in
+                let d = self.since(w, s.snapshot())
+                return "\(w) cpu \(r.options.dataCores[w]?.rawValue ?? -1) rx \(d.rxPackets) tx \(d.txPackets) dropped \(d.dropped) tx-full \(d.txFull)"
+            }
+        }, show: { [unowned self] i in
+            guard let w = Int(i), w >= 0, w < r.stats.count else { return nil }
+            let d = self.since(w, r.stats[w].snapshot())
+            return ["worker \(w) on cpu \(r.options.dataCores[w]?.rawValue ?? -1)", "rx packets \(d.rxPackets)", "tx packets \(d.txPackets)",
+                    "dropped \(d.dropped)", "tx ring full \(d.txFull)", "bursts \(d.bursts)", "idle polls \(d.idlePolls)",
+                    "frames free \(r.stats[w].framesFree.load(ordering: .relaxed)) of \(r.stats[w].framesTotal.load(ordering: .relaxed))"]
+        }))
+        registry.put(InfoRegistry.Entry(name: "counters", help: "the node's counters summed over workers, since the last clear", list: { [unowned self] in
+            let d = r.stats.enumerated().map { self.since($0.offset, $0.element.snapshot()) }.reduce(WorkerStats.Snapshot.zero, +)
+            var lines = ["0 rx \(d.rxPackets)", "1 tx \(d.txPackets)", "2 dropped \(d.dropped)", "3 tx-full \(d.txFull)", "4 bursts \(d.bursts)"]
+            if let c = r.control { lines.append("5 router: \(c.stats)") }
+            return lines
+        }, show: { _ in nil }))
+        if let c = r.control {
+            registry.put(InfoRegistry.Entry(name: "routes", help: "the router's routes: prefix and next-hop channel (the first 1000)", list: {
+                let e = c.routes.entries
+                return e.prefix(1000).enumerated().map { i, x in "\(i) \(x.prefix) channel \(x.channel)" }
+                    + (e.count > 1000 ? ["... \(e.count - 1000) more"] : [])
+            }, show: { i in
+                let e = c.routes.entries
+                guard let k = Int(i), k >= 0, k < e.count else { return nil }
+                return ["route \(k) \(e[k].prefix)", "channel \(e[k].channel)", "table \(c.routes.name)"]
+            }))
+        }
+        if let cl = r.classification {
+            registry.put(InfoRegistry.Entry(name: "flows", help: "the classifier's flows (demux ids) with packet counts, the first 1000 that matched", list: {
+                var out: [String] = []
+                var unmatched: UInt64 = 0
+                for f in cl.flows { unmatched += f.unmatched.load(ordering: .relaxed) }
+                let cap = cl.flows.first?.capacity ?? 0
+                for d in 0..<cap where out.count < 1000 {
+                    let n = cl.flows.reduce(UInt64(0)) { $0 + $1.count(d) }
+                    if n > 0 { out.append("\(d) packets \(n)") }
+                }
+                return out + ["unmatched \(unmatched)"]
+            }, show: { i in
+                guard let d = Int(i), d >= 0, d < (cl.flows.first?.capacity ?? 0) else { return nil }
+                return ["flow \(d)"] + cl.flows.enumerated().map { "worker \($0.offset): \($0.element.count(d)) packets" }
+            }))
+        }
+    }
+
+    func since(_ w: Int, _ s: WorkerStats.Snapshot) -> WorkerStats.Snapshot {
+        guard w < baseline.count else { return s }
+        let b = baseline[w]
+        return WorkerStats.Snapshot(rxPackets: s.rxPackets &- b.rxPackets, txPackets: s.txPackets &- b.txPackets, dropped: s.dropped &- b.dropped,
+                                    txFull: s.txFull &- b.txFull, bursts: s.bursts &- b.bursts, idlePolls: s.idlePolls &- b.idlePolls,
+                                    cpuNanoseconds: s.cpuNanoseconds &- b.cpuNanoseconds)
+    }
+}

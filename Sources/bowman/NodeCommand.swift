@@ -1,0 +1,145 @@
+import ArgumentParser
+import Bowman
+import BowmanControl
+import BowmanControlIO
+import BowmanCore
+import BowmanSystem
+import Foundation
+import Logging
+
+/// `bowman run --config FILE`: the node's daemon.
+enum NodeCommand {
+    static func run(config path: String, seconds: Double?) throws {
+        let config: NodeConfig
+        do { config = try NodeConfig.load(path) } catch {
+            printError("bowman: \(error)")
+            throw ExitCode(2)
+        }
+        let problems = Node.check(config)
+        if !problems.isEmpty {
+            for p in problems { printError("bowman: \(path): \(p)") }
+            throw ExitCode(2)
+        }
+        LoggingSystem.bootstrap { label in
+            var h = NodeLogHandler(label: label)
+            h.logLevel = config.logLevel.swiftLog
+            return h
+        }
+        let logger = Logger(label: "bowman")
+        Signals.unblockTermination()
+        Signals.route(stop: signalStop, reload: signalReload)
+        do {
+            let node = try Node(config: config, reload: signalReload) { logger.info("\($0)") }
+            let report = try node.run(stop: signalStop, seconds: seconds)
+            logger.notice("stopped: \(report)")
+            if !report.audit.isConsistent { logger.error("frame accounting is inconsistent"); throw ExitCode(1) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension NodeConfig.LogLevel {
+    var swiftLog: Logger.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning: .warning
+        case .error: .error
+        }
+    }
+}
+
+/// Log lines on standard error: `LEVEL: message`, with a timestamp unless
+/// systemd's journal takes the stream (it stamps lines itself; it sets
+/// JOURNAL_STREAM), where `<N>` syslog priority prefixes give the level.
+struct NodeLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    static let journal = getenv("JOURNAL_STREAM") != nil
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if Self.journal {
+            let priority: Int
+            switch event.level {
+            case .trace, .debug: priority = 7
+            case .info: priority = 6
+            case .notice: priority = 5
+            case .warning: priority = 4
+            case .error: priority = 3
+            case .critical: priority = 2
+            }
+            StandardError.writeLine("<\(priority)>\(event.message)")
+        } else {
+            let t = SystemClock.realtime
+            var tm = Glibc.tm()
+            var secs = time_t(t.seconds)
+            gmtime_r(&secs, &tm)
+            let stamp = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                               Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(t.nanoseconds / 1_000_000))
+            StandardError.writeLine("\(stamp) \(event.level): \(event.message)")
+        }
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate a node's config file and the files it names, touching nothing else.",
+        discussion: "Exit status 0 when the node would start from it, 2 with one line per problem (file:line:column: key: why) when not.")
+
+    @Option(help: "The config file.") var config: String
+
+    func run() throws {
+        let c: NodeConfig
+        do { c = try NodeConfig.load(config) } catch {
+            printError("bowman: \(error)")
+            throw ExitCode(2)
+        }
+        let problems = Node.check(c)
+        for p in problems { printError("bowman: \(config): \(p)") }
+        if !problems.isEmpty { throw ExitCode(2) }
+        print("\(config): ok: node \(c.name), \(c.ports.count) port\(c.ports.count == 1 ? "" : "s") (\(c.ports.map(\.description).joined(separator: ", "))), "
+              + "\(c.forward.rawValue)" + (c.console.map { ", console on \($0.listen)" } ?? "") + (c.metrics.map { ", metrics on \($0.listen)" } ?? ""))
+    }
+}
+
+struct CtlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl",
+        abstract: "Run one Hal console command on a running node and print its answer.",
+        discussion: """
+        Logs in with the secret in --secret-file (the node's console.secret-file), sends the command, prints the reply \
+        lines and exits 0 on `ok`, 1 on `error: ...` (printed to stderr), 2 when the console cannot be reached. Example:
+          bowman ctl --secret-file /etc/bowman/console.secret list ports
+        """)
+
+    @Option(help: "The console's address: ADDRESS:PORT or [IPV6]:PORT.") var console: String = "127.0.0.1:2001"
+    @Option(help: "The file holding the console secret.") var secretFile: String = "/etc/bowman/console.secret"
+    @Option(help: "Seconds to wait for an answer.") var timeout: Double = 10
+    @Argument(help: "The command and its words, e.g. list ports.") var command: [String]
+
+    func run() throws {
+        let secret: [UInt8]
+        do { secret = try SecretFile.read(secretFile) } catch { printError("bowman ctl: \(error)"); throw ExitCode(2) }
+        let answer: HalClient.Answer
+        do {
+            answer = try HalClient.run(console: console, secret: secret, command: command.joined(separator: " "), timeoutMilliseconds: Int32(timeout * 1000))
+        } catch {
+            printError("bowman ctl: \(error)")
+            throw ExitCode(2)
+        }
+        for l in answer.lines { print(l) }
+        if let e = answer.error { printError("bowman ctl: \(e)"); throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,178 @@
+import Bowman
+import BowmanCore
+import BowmanIO
+import BowmanPipeline
+import BowmanTestSupport
+import Foundation
+import Testing
+
+/// The node's config file: every key parses, every mistake is refused
+/// naming the file, line, column and key, and a reload sees the sections
+/// that changed.
+@Suite struct NodeConfigTests {
+    static let full = """
+    # every key there is
+    node:
+      name: r1
+      data-cores: [1]
+      management-core: 0
+      frames: 16_384
+      idle: spin
+    ports:
+      - af_xdp:eth1:0
+      - af_xdp:eth2:3
+      - af_packet:eth3
+    xdp:
+      mode: generic
+      zero-copy: false
+      need-wakeup: no
+      busy-poll: 50
+      busy-budget: 32
+      pass-host-addresses: false
+    forward:
+      function: router
+    routes:
+      file: r.routes
+    classifier:
+      rules: /etc/bowman/flows.rules
+      format: classbench
+      drop-unmatched: true
+    manager:
+      address: 198.18.0.1
+      identity: [r1, r1.lab]
+    console:
+      listen: "[fd00::1]:2002"
+      secret-file: secret
+      max-connections: 3
+      idle-timeout: 60
+      session-timeout: 7200
+      failure-delay: 0.5
+      max-failures: 5
+    metrics:
+      listen: 198.18.0.1
+      max-connections: 2
+    log:
+      level: debug
+    """
+
+    @Test func everyKeyParses() throws {
+        let c = try NodeConfig.parse(Self.full, file: "/etc/bowman/node.yaml")
+        #expect(c.name == "r1" && c.dataCores == [1] && c.cores == 1 && c.managementCore == 0 && c.frames == 16384 && c.idleSpin)
+        #expect(c.ports == [.afXDP(interface: "eth1", queue: 0), .afXDP(interface: "eth2", queue: 3), .afPacket(interface: "eth3")])
+        #expect(c.xdpMode == .generic && !c.zeroCopy && !c.needWakeup && c.busyPoll == 50 && c.busyBudget == 32 && !c.passHostAddresses)
+        #expect(c.forward == .router)
+        #expect(c.routes == .file("/etc/bowman/r.routes"), "relative to the config's folder")
+        #expect(c.rules == NodeConfig.Rules(path: "/etc/bowman/flows.rules", format: .classbench, policy: .firstMatch, dropUnmatched: true))
+        #expect(c.manager == NodeConfig.Manager(address: IPAddress("198.18.0.1")!, identity: ["r1", "r1.lab"]))
+        let k = try #require(c.console)
+        #expect(k.listen.description == "[fd00::1]:2002" && k.secretFile == "/etc/bowman/secret" && k.maxConnections == 3)
+        #expect(k.idleSeconds == 60 && k.sessionSeconds == 7200 && k.failureDelay == 0.5 && k.maxFailures == 5)
+        #expect(c.metrics?.listen.description == "198.18.0.1:9464" && c.metrics?.maxConnections == 2)
+        #expect(c.logLevel == .debug)
+    }
+
+    @Test func defaultsAreWhatTheDocsSay() throws {
+        let c = try NodeConfig.parse("ports: [af_xdp:a:0, af_xdp:b:0]\n", file: "n.yaml")
+        #expect(c.forward == .l2fwd && c.cores == 1 && c.dataCores == nil && c.frames == 16384 && !c.idleSpin)
+        #expect(c.xdpMode == .native && c.zeroCopy && c.needWakeup && c.busyPoll == 0 && c.passHostAddresses)
+        #expect(c.console == nil && c.metrics == nil && c.rules == nil && c.routes == nil && c.logLevel == .info)
+        let k = try NodeConfig.parse("ports: [af_xdp:a:0, af_xdp:b:0]\nconsole: {secret-file: /s}\nmetrics: {}\n", file: "n.yaml")
+        #expect(k.console?.listen.description == "127.0.0.1:2001" && k.metrics?.listen.description == "127.0.0.1:9464")
+    }
+
+    /// Each shipped example parses (its files are checked by `bowman check`
+    /// in the node tests, where the secret exists).
+    @Test func shippedExamplesParse() throws {
+        let dir = TestData.repositoryRoot.appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 3)
+        for f in files {
+            let c = try NodeConfig.load(dir.appendingPathComponent(f).path)
+            #expect(!c.ports.isEmpty, "\(f)")
+            if case .file(let p) = c.routes { #expect(FileManager.default.fileExists(atPath: p), "\(f): \(p)") }
+            if let r = c.rules { #expect(FileManager.default.fileExists(atPath: r.path), "\(f): \(r.path)") }
+        }
+    }
+
+    /// (text, line, column, key, a piece of the reason)
+    static let mistakes: [(String, Int, Int, String, String)] = [
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nconsol:\n  listen: 1\n", 2, 1, "consol", "unknown key 'consol'"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nconsole:\n  lisen: 127.0.0.1\n", 3, 3, "console.lisen", "unknown key 'lisen' in console"),
+        ("ports:\n  - af_xdp:a:0\n  - af_xdq:b:0\n", 3, 5, "ports[1]", "unknown port kind 'af_xdq'"),
+        ("ports:\n  - af_xdp:a:x\n  - af_xdp:b:0\n", 2, 5, "ports[0]", "queue 'x' is not a number"),
+        ("ports: [af_xdp:a:0, af_xdp:a:0]\n", 1, 21, "ports[1]", "given twice"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode:\n  frames: lots\n", 3, 11, "node.frames", "'lots' is not a whole number"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode:\n  frames: 12\n", 3, 11, "node.frames", "out of range 256"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode:\n  name: a\n  name: b\n", 4, 3, "name", "given twice"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nxdp:\n  mode: turbo\n", 3, 9, "xdp.mode", "'turbo' is not one of native, generic, offload"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nxdp:\n  zero-copy: maybe\n", 3, 14, "xdp.zero-copy", "not true or false"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0, af_xdp:c:0]\n", 1, 1, "", "l2fwd, needs two ports"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0, af_xdp:c:0]\nforward:\n  function: l2fwd\n", 3, 13, "forward.function", "l2fwd needs two ports"),
+        ("ports: [af_xdp:a:0]\nforward: {function: router}\n", 2, 10, "forward", "the router needs a routes section"),
+        ("ports: [af_xdp:a:0]\nforward: {function: drop}\nroutes: {file: r}\n", 3, 9, "routes", "routes are for the router function"),
+        ("ports: [af_xdp:a:0]\nforward: {function: router}\nroutes: {file: r, kernel: main}\n", 3, 9, "routes", "give one of file, kernel, manager-table"),
+        ("ports: [af_xdp:a:0]\nforward: {function: router}\nroutes: {kernel: mian}\n", 3, 18, "routes.kernel", "'mian' is not a kernel table"),
+        ("ports: [af_xdp:a:0]\nforward: {function: router}\nroutes: {manager-table: t}\n", 3, 9, "routes", "needs a manager section"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nforward: {function: l2fwd, next-hops: [02:00:00:00:00:zz]}\n", 2, 40, "forward.next-hops[0]", "not a MAC address"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nconsole: {listen: 300.1.1.1:2001}\n", 2, 19, "console.listen", "'300.1.1.1' is not an IPv4 or IPv6 address"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nconsole: {listen: \"127.0.0.1:0\"}\n", 2, 19, "console.listen", "'0' is not a port"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nconsole: {listen: 127.0.0.1:9464}\nmetrics: {}\n", 3, 10, "metrics", "both listen on 127.0.0.1:9464"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode: {data-cores: [1, 1]}\n", 2, 24, "node.data-cores[1]", "CPU 1 is given twice"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode: {data-cores: [1], management-core: 1}\n", 2, 42, "node.management-core", "also a data core"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode: [1, 2]\n", 2, 7, "node", "expected a mapping"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nnode:\n  name: [a, b]\n", 3, 9, "node.name", "expected a single value, not a list"),
+        ("node: {name: x}\n", 1, 1, "", "'ports' is missing"),
+        ("ports: []\n", 1, 8, "ports", "name at least one port"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nlog: {level: chatty}\n", 2, 14, "log.level", "'chatty' is not one of"),
+        ("ports: [af_xdp:a:0\n", 2, 1, "", "not valid YAML"),
+        ("ports:\n  - a\n - b\n", 3, 2, "", "not valid YAML"),
+        ("ports: [af_xdp:a:0, af_xdp:b:0]\nclassifier: {format: odyssey}\n", 2, 13, "classifier", "'rules' is missing"),
+        ("", 1, 1, "", "the file is empty"),
+    ]
+
+    @Test(arguments: 0..<mistakes.count)
+    func mistakesNameTheirLineColumnAndKey(_ i: Int) {
+        let (text, line, column, key, reason) = Self.mistakes[i]
+        do {
+            let c = try NodeConfig.parse(text, file: "node.yaml")
+            Issue.record("accepted: \(c) from\n\(text)")
+        } catch {
+            #expect(error.file == "node.yaml")
+            #expect(error.line == line && error.column == column, "\(error) for\n\(text)")
+            #expect(error.key == key, "\(error)")
+            #expect(error.reason.contains(reason), "\(error)")
+            #expect(error.description.hasPrefix("node.yaml:\(line):\(column): "), "\(error)")
+        }
+    }
+
+    /// Every prefix of a good file, and the file with any one byte replaced
+    /// by junk, either parses or is refused with a ConfigError: never a crash.
+    @Test func truncatedAndCorruptedFilesAreRefusedCleanly() {
+        let bytes = Array(Self.full.utf8)
+        var refused = 0
+        for n in stride(from: 0, through: bytes.count, by: 3) {
+            do { _ = try NodeConfig.parse(String(decoding: bytes[..<n], as: UTF8.self), file: "t.yaml") } catch {
+                #expect(error.line >= 0 && error.column >= 0)
+                refused += 1
+            }
+        }
+        var rng = SeededRandom(seed: 7)
+        for _ in 0..<300 {
+            var b = bytes
+            b[Int(rng.next() % UInt64(b.count))] = [0x00, 0x3A, 0x5B, 0x7B, 0x22, 0x09, 0xFF, 0x2D][Int(rng.next() % 8)]
+            do { _ = try NodeConfig.parse(String(decoding: b, as: UTF8.self), file: "t.yaml") } catch { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
+    @Test func changedSectionsAreWhatAReloadApplies() throws {
+        let a = try NodeConfig.parse(Self.full, file: "/n.yaml")
+        #expect(a.changedSections(from: a).isEmpty)
+        let b = try NodeConfig.parse(Self.full.replacingOccurrences(of: "file: r.routes", with: "file: other.routes")
+            .replacingOccurrences(of: "max-connections: 3", with: "max-connections: 4"), file: "/n.yaml")
+        #expect(b.changedSections(from: a) == ["routes", "console"])
+        #expect(Set(b.changedSections(from: a)).isSubset(of: NodeConfig.reloadable))
+        let c = try NodeConfig.parse(Self.full.replacingOccurrences(of: "af_packet:eth3", with: "af_packet:eth4"), file: "/n.yaml")
+        #expect(c.changedSections(from: a) == ["ports"] && !NodeConfig.reloadable.contains("ports"))
+    }
+}
