@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "BowmanControlIOTests",
                     dependencies: ["BowmanTestSupport", "BowmanControlIO", "BowmanControl", "BowmanCBOR", "BowmanRouting", "BowmanLab", "BowmanSystem", "BowmanCore"]),
         .testTarget(name: "BowmanLabTests", dependencies: ["BowmanTestSupport", "BowmanLab", "BowmanSystem"]),
-        .testTarget(name: "BowmanTests", dependencies: ["BowmanTestSupport", "Bowman", "BowmanControl", "BowmanControlIO", "BowmanSystem", "BowmanIO", "BowmanPipeline", "BowmanCore"]),
+        .testTarget(name: "BowmanTests", dependencies: ["BowmanTestSupport", "Bowman", "BowmanControl", "BowmanControlIO", "BowmanLab", "BowmanSystem", "BowmanIO", "BowmanPipeline", "BowmanCore"]),
         .testTarget(name: "BowmanIntegrationTests",
                     dependencies: ["BowmanTestSupport", "Bowman", "BowmanLab", "BowmanPipeline", "BowmanClassifier", "BowmanControl", "BowmanControlIO",
                                    "BowmanRouting", "BowmanIO", "BowmanPacket", "BowmanSystem", "BowmanCore"]),

@@ -89,7 +89,12 @@ public final class StreamServer<Session> {
                 if !c.outbox.isEmpty { flush(c) }
                 if c.closing == nil { read(c, now: now) }
             }
-            if c.closing == nil { apply(hooks.tick(&c.session, now), to: c) }
+            if c.closing == nil {
+                var s = c.session   // a copy: a hook may list the sessions meanwhile
+                let outs = hooks.tick(&s, now)
+                c.session = s
+                apply(outs, to: c)
+            }
             if !c.outbox.isEmpty && c.closing == nil { flush(c) }
             if c.closing != nil {
                 flush(c)
@@ -131,7 +136,10 @@ public final class StreamServer<Session> {
             do { n = try readBuffer.withUnsafeMutableBytes { try c.socket.read(into: $0) } } catch { c.closing = "read failed: \(error)"; return }
             guard let n else { return }
             if n == 0 { c.closing = "closed by the client"; c.outbox.removeAll(); return }
-            apply(hooks.receive(&c.session, readBuffer[..<n], now), to: c)
+            var s = c.session
+            let outs = hooks.receive(&s, readBuffer[..<n], now)
+            c.session = s
+            apply(outs, to: c)
         }
     }
 

@@ -28,6 +28,14 @@ public final class Node: NodeServices {
     /// Failed logins per address: (count, first at), for barring a guesser.
     var failedLogins: [IPAddress: (count: Int, since: UInt64)] = [:]
     public private(set) var lastReload = "none yet"
+    /// The routes and rules files as last loaded, to see an edit on reload.
+    var namedTexts: (routes: String?, rules: String?) = (nil, nil)
+
+    static func namedFileTexts(_ c: NodeConfig) -> (routes: String?, rules: String?) {
+        var routes: String?
+        if case .file(let p) = c.routes { routes = try? SysFS.read(p) }
+        return (routes, c.rules.flatMap { try? SysFS.read($0.path) })
+    }
     public private(set) var reloads = (applied: 0, refused: 0)
 
     /// Binds the console and metrics listeners now (a taken port fails here, before any worker starts).
@@ -36,6 +44,7 @@ public final class Node: NodeServices {
         self.log = log
         reloadFlag = reload
         metrics = NodeMetrics()
+        namedTexts = Self.namedFileTexts(config)
         try startConsole(config.console)
         try startMetrics(config.metrics)
         registerStatic()
@@ -259,8 +268,12 @@ public final class Node: NodeServices {
     func reloadResult() -> (applied: Bool, line: String) {
         let new: NodeConfig
         do { new = try NodeConfig.load(config.file) } catch { return (false, "reload refused, the node runs unchanged: \(error)") }
-        let changed = new.changedSections(from: config)
-        if changed.isEmpty { return (true, "reload: \(config.file) has not changed") }
+        var changed = new.changedSections(from: config)
+        // The files it names count too: a routes or rules file edited in place is a change.
+        let texts = Self.namedFileTexts(new)
+        if !changed.contains("routes") && texts.routes != namedTexts.routes { changed.append("routes") }
+        if !changed.contains("classifier") && texts.rules != namedTexts.rules { changed.append("classifier") }
+        if changed.isEmpty { return (true, "reload: \(config.file) and the files it names have not changed") }
         let restart = changed.filter { !NodeConfig.reloadable.contains($0) }
         if !restart.isEmpty {
             return (false, "reload refused, the node runs unchanged: \(restart.joined(separator: ", ")) changed, which needs a restart")
@@ -326,6 +339,7 @@ public final class Node: NodeServices {
             do { done.append(try s()) } catch { return (false, "reload stopped part way (\(done.joined(separator: "; "))): \(error)") }
         }
         config = new
+        namedTexts = texts
         return (true, "reloaded \(config.file): " + done.joined(separator: "; "))
     }
 

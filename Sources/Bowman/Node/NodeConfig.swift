@@ -64,6 +64,7 @@ public struct NodeConfig: Equatable, Sendable {
     public struct Listen: Equatable, Sendable, CustomStringConvertible {
         public var address: IPAddress
         public var port: UInt16
+        public init(address: IPAddress, port: UInt16) { self.address = address; self.port = port }
         public var description: String { address.isV6 ? "[\(address)]:\(port)" : "\(address):\(port)" }
     }
     public struct Console: Equatable, Sendable {
@@ -74,11 +75,13 @@ public struct NodeConfig: Equatable, Sendable {
         public var sessionSeconds = 3600.0
         public var failureDelay = 1.0
         public var maxFailures = 3
+        public init() {}
     }
     public var console: Console?
     public struct Metrics: Equatable, Sendable {
         public var listen = Listen(address: .v4(IPv4Address(127, 0, 0, 1)), port: 9464)
         public var maxConnections = 8
+        public init() {}
     }
     public var metrics: Metrics?
     public enum LogLevel: String, Sendable, CaseIterable { case debug, info, notice, warning, error }

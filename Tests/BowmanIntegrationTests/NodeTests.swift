@@ -1,0 +1,175 @@
+import Bowman
+import BowmanControlIO
+import BowmanCore
+import BowmanIO
+import BowmanLab
+import BowmanSystem
+import BowmanTestSupport
+import Foundation
+import Testing
+
+/// The daemon as an operator runs it: `bowman run --config FILE` in the
+/// router namespace of a three-namespace lab, its console and metrics on
+/// that namespace's loopback, reloads by SIGHUP, SIGTERM to stop.
+@Suite(.serialized, .enabled(if: TestData.isRoot, "needs root to make namespaces, attach XDP and open AF_XDP sockets"))
+struct NodeTests {
+    static let secret = "node-test-secret-\(getpid())"
+
+    func binary() throws -> String {
+        let b = TestData.repositoryRoot.appendingPathComponent(".build/debug/bowman").path
+        try #require(FileManager.default.isExecutableFile(atPath: b), "\(b) missing: swift build first")
+        return b
+    }
+
+    func run(_ argv: [String], namespace: String? = nil) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: namespace == nil ? argv[0] : "/usr/bin/nsenter")
+        p.arguments = namespace.map { ["--net=/run/netns/\($0)"] + argv } ?? Array(argv.dropFirst())
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// One console command from inside the namespace.
+    func ask(_ ns: String, _ command: String) throws -> HalClient.Answer {
+        let secret = Array(Self.secret.utf8)
+        return try inNamespace(ns) { try HalClient.run(console: "127.0.0.1:2001", secret: secret, command: command, timeoutMilliseconds: 5000) }
+    }
+
+    func scrape(_ ns: String) throws -> [String: Double] {
+        let (rc, text) = try run(["/usr/bin/curl", "-sS", "--max-time", "5", "http://127.0.0.1:9464/metrics"], namespace: ns)
+        try #require(rc == 0, "curl: \(text)")
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let sp = line.lastIndex(of: " "), let v = Double(line[line.index(after: sp)...]) else { continue }
+            out[String(line[..<sp]), default: 0] += v
+        }
+        return out
+    }
+
+    func sum(_ m: [String: Double], _ prefix: String) -> Double {
+        m.filter { $0.key.hasPrefix(prefix) }.values.reduce(0, +)
+    }
+
+    @Test func daemonConsoleMetricsReloadAndShutdown() throws {
+        let bowman = try binary()
+        let lab = LineLab(tag: "n\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let dir = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let secretPath = dir.appendingPathComponent("console.secret").path
+        try (Self.secret + "\n").write(toFile: secretPath, atomically: false, encoding: .utf8)
+        chmod(secretPath, 0o600)
+        let routes = dir.appendingPathComponent("node.routes").path
+        try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n".write(toFile: routes, atomically: true, encoding: .utf8)
+        let configPath = dir.appendingPathComponent("node.yaml").path
+        let config = """
+        node: {name: dut, frames: 4096}
+        ports: [af_xdp:\(lab.vB):0, af_xdp:\(lab.vC):0]
+        forward: {function: router}
+        routes: {file: node.routes}
+        console: {listen: 127.0.0.1:2001, secret-file: console.secret, failure-delay: 0.2}
+        metrics: {listen: 127.0.0.1:9464}
+        """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        let (checkRC, checkText) = try run([bowman, "check", "--config", configPath])
+        #expect(checkRC == 0 && checkText.contains("ok: node dut, 2 ports"), "\(checkText)")
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/\(lab.dut)", bowman, "run", "--config", configPath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        var stopped = false
+        defer { if !stopped { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+
+        // Up when the console answers.
+        var up = false
+        for _ in 0..<100 where !up {
+            usleep(100_000)
+            up = (try? ask(lab.dut, "list config"))?.error == nil
+        }
+        try #require(up, "the console never answered")
+
+        // Every registry lists and shows.
+        let ports = try ask(lab.dut, "list ports")
+        #expect(ports.error == nil && ports.lines.count == 2 && ports.lines[0].hasPrefix("0 af_xdp:\(lab.vB):0"), "\(ports)")
+        #expect(try ask(lab.dut, "show ports 1").lines.contains("interface \(lab.vC)"))
+        let workers = try ask(lab.dut, "list workers")
+        #expect(workers.lines.count == 1 && workers.lines[0].hasPrefix("0 cpu "), "\(workers)")
+        #expect(try ask(lab.dut, "show workers 0").lines.contains { $0.hasPrefix("frames free ") && $0.hasSuffix(" of 4096") })
+        let listed = try ask(lab.dut, "list routes")
+        #expect(listed.lines.count == 2 && listed.lines.contains { $0.contains("198.18.1.0/24") }, "\(listed)")
+        #expect(try ask(lab.dut, "show routes 0").lines.first?.hasPrefix("route 0 ") == true)
+        #expect(try ask(lab.dut, "list counters").lines.contains { $0.hasPrefix("5 router: ") })
+        #expect(try ask(lab.dut, "list interfaces").lines.contains { $0.contains(lab.vB) && $0.contains("198.18.0.2") })
+        #expect(try ask(lab.dut, "show config 0").lines.contains("node dut"))
+        #expect(try ask(lab.dut, "list sessions").lines.count == 1)
+        #expect(try ask(lab.dut, "help").lines.contains { $0.hasPrefix("reload: ") })
+
+        // Metrics move with traffic.
+        let before = try scrape(lab.dut)
+        #expect(before["bowman_port_info{port=\"af_xdp:\(lab.vB):0\",kind=\"af_xdp\",mode=\"copy\",xdp_attached_here=\"yes\",xdp_attach_mode=\"native\"}"] == 1
+                || before.keys.contains { $0.hasPrefix("bowman_port_info{port=\"af_xdp:\(lab.vB):0\"") }, "\(before.keys.sorted())")
+        let (pingRC, ping) = try run(["/usr/bin/ping", "-c", "10", "-i", "0.05", "-W", "2", "198.18.1.2"], namespace: lab.gen)
+        #expect(pingRC == 0, "\(ping)")
+        let after = try scrape(lab.dut)
+        #expect(sum(after, "bowman_worker_rx_packets_total") >= sum(before, "bowman_worker_rx_packets_total") + 20, "\(after)")
+        #expect(sum(after, "bowman_router_forwarded_packets_total") >= 10)
+        #expect(sum(after, "bowman_metrics_scrapes_total") >= 2)
+        // The console's counters start again from zero on `clear counters`; the metrics never go back.
+        #expect(try ask(lab.dut, "clear counters").lines == ["counters cleared"])
+        #expect(try ask(lab.dut, "list counters").lines.first == "0 rx 0")
+        #expect(sum(try scrape(lab.dut), "bowman_worker_rx_packets_total") >= sum(after, "bowman_worker_rx_packets_total"))
+
+        // bowman ctl from the shell: exit 0 on ok, 1 on an error reply.
+        let (ctlRC, ctlText) = try run([bowman, "ctl", "--secret-file", secretPath, "list", "ports"], namespace: lab.dut)
+        #expect(ctlRC == 0 && ctlText.contains("af_xdp:\(lab.vC):0"), "\(ctlText)")
+        let (badRC, badText) = try run([bowman, "ctl", "--secret-file", secretPath, "list", "nothing"], namespace: lab.dut)
+        #expect(badRC == 1 && badText.contains("nothing called 'nothing'"), "\(badText)")
+
+        // Reload: a route more, by SIGHUP; the workers keep running and counting.
+        let rxBefore = sum(try scrape(lab.dut), "bowman_worker_rx_packets_total")
+        try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n198.19.7.0/24 blackhole\n".write(toFile: routes, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        var reloaded = false
+        for _ in 0..<50 where !reloaded {
+            usleep(100_000)
+            reloaded = try ask(lab.dut, "list routes").lines.count == 3
+        }
+        #expect(reloaded)
+        #expect(try ask(lab.dut, "list config").lines.contains { $0.contains("reloads applied 1") })
+        // A bad routes file: refused, the three routes stay.
+        try "198.18.1.0/33 \(lab.vC)\n".write(toFile: routes, atomically: true, encoding: .utf8)
+        let refused = try ask(lab.dut, "reload")
+        #expect(refused.error?.contains("reload refused, the node runs unchanged: routes.file:") == true, "\(refused)")
+        #expect(refused.error?.contains("node.routes:1:") == true, "names the line: \(refused)")
+        #expect(try ask(lab.dut, "list routes").lines.count == 3)
+        // A change that needs a restart: refused whole.
+        try config.replacingOccurrences(of: "frames: 4096", with: "frames: 8192").write(toFile: configPath, atomically: true, encoding: .utf8)
+        let restart = try ask(lab.dut, "reload")
+        #expect(restart.error?.contains("node changed, which needs a restart") == true, "\(restart)")
+        let (pingRC2, _) = try run(["/usr/bin/ping", "-c", "3", "-i", "0.05", "-W", "2", "198.18.1.2"], namespace: lab.gen)
+        #expect(pingRC2 == 0, "forwarding goes on")
+        #expect(sum(try scrape(lab.dut), "bowman_worker_rx_packets_total") > rxBefore, "the same workers still count")
+
+        // SIGTERM: a clean stop, no XDP program left.
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        stopped = true
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("in flight 0") && text.contains("console on 127.0.0.1:2001"), "\(text)")
+        #expect(text.contains("reload refused"), "\(text)")
+        let left = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
+        #expect(left.isEmpty, "still attached: \(left)")
+    }
+}
