@@ -188,7 +188,6 @@ public final class Node: NodeServices {
         var hooks = StreamServer<HalSession>.Hooks(
             open: { [unowned self] peer, now in
                 let s = HalSession(limits: self.consoleLimits, now: now)
-                self.log("console: connection from \(peer)")
                 return (s, s.greeting(node: h.nodeName, version: h.version))
             },
             receive: { s, bytes, now in s.receive(bytes, now: now, hal: h) },
@@ -204,7 +203,8 @@ public final class Node: NodeServices {
     }
 
     func consoleClosed(_ s: HalSession, peer: SocketAddress, why: String) {
-        log("console: \(peer) closed (\(why))" + (s.authenticated ? "" : ", never logged in") + (s.failures > 0 ? ", \(s.failures) failed" : ""))
+        log("console: \(peer): \(s.linesServed) line\(s.linesServed == 1 ? "" : "s"), closed (\(why))" + (s.authenticated ? "" : ", never logged in")
+            + (s.failures > 0 ? ", \(s.failures) failed" : ""))
         metrics.consoleSessions.increment(s.authenticated ? "authenticated" : "unauthenticated")
         guard s.failures > 0 else { return }
         let now = SystemClock.monotonicMilliseconds
@@ -383,7 +383,7 @@ public final class Node: NodeServices {
         let specs = r.options.ports
         registry.put(InfoRegistry.Entry(name: "ports", help: "the node's ports: kind, interface, queue, and the mode each came up in", list: {
             specs.enumerated().map { i, p in
-                "\(i) \(p)" + (r.notes.first { $0.hasPrefix("\(p.interface)") || $0.contains("\(p)") }.map { " - \($0)" } ?? "")
+                "\(i) \(p)" + (r.notes.first { $0.hasPrefix("\(p): ") }.map { ": " + $0.dropFirst("\(p): ".count) } ?? "")
             }
         }, show: { i in
             guard let k = Int(i), k >= 0, k < specs.count else { return nil }

@@ -132,8 +132,8 @@ final class NodeMetrics {
         for p in r.options.ports {
             let kind: String
             switch p { case .afXDP: kind = "af_xdp"; case .afPacket: kind = "af_packet"; case .pcapIn: kind = "pcap"; case .pcapOut: kind = "pcap-out" }
-            let note = r.notes.first { $0.hasPrefix("\(p.interface):") || $0.hasPrefix("\(p)") } ?? ""
-            let mode = note.contains("zero-copy") ? "zero-copy" : note.contains("copy mode") ? "copy" : "-"
+            let note = r.notes.first { $0.hasPrefix("\(p): ") } ?? ""
+            let mode = note.hasPrefix("\(p): copy mode") ? "copy" : note.hasPrefix("\(p): zero-copy") ? "zero-copy" : "-"
             gauge("bowman_port_info", [("port", p.description), ("kind", kind), ("mode", mode),
                                        ("xdp_attached_here", r.attached.contains(p.interface) ? "yes" : "no"),
                                        ("xdp_attach_mode", config.xdpMode.rawValue)], 1,
