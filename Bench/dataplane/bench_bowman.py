@@ -12,6 +12,7 @@ NAPI modes and counters as the C references next to them:
   route-bowman-* bowman run --forward router --fib kernel (LPM, TTL, MACs)  vs  fwd-bowman-* (l2fwd)
   route-kernel-* the kernel's own IPv4 forwarding between the same namespaces (ip_forward=1)
   *-afxdp-*     the same with the AF_XDP generator (the kernel's forwarding needs it)
+  *-capture-*   the same while capturing every received packet (bowman run --capture /dev/null)
 
 The routed tests move the dut's 198.18.0.2 to 198.18.0.3 and route 198.18.0.2/32
 (the generator's destination) via the sink, so every generated frame is forwarded.
@@ -90,6 +91,16 @@ for s in (64, 1514):
                                                    specs=["xdp:pbsink:vD", "link:pbgen:vA:tx.dropped"], primary="xdp:pbsink:vD")
     for base in ("route-bowman-spin-sirq", "route-bowman-poll-thr", "fwd-bowman-spin-sirq", "fwd-bowman-poll-thr", "fwd-xsk-spin-sirq"):
         bench.TESTS[f"{base}-afxdp-{s}"] = dict(bench.TESTS[f"{base}-{s}"], gen="afxdp")
+
+# A capture running at full rate: every packet received on vB copied by the
+# worker into its capture ring and written by the management thread (to
+# /dev/null, so the disk is not what is measured), against the same
+# forwarding without a capture, in the same run.
+for s in (64, 1514):
+    for base in ("fwd-bowman-poll-thr-afxdp", "route-bowman-poll-thr-afxdp"):
+        t = dict(bench.TESTS[f"{base}-{s}"])
+        t["rx"] = t["rx"] + " --capture /dev/null"
+        bench.TESTS[f"{base}-capture-{s}"] = t
 
 
 def testpmd_fwd(mode):

@@ -46,3 +46,38 @@ void cbowman_pcap_dump(pcap_dumper_t *d, int64_t seconds, uint32_t subsecond,
     h.len = len;
     pcap_dump((u_char *)d, &h, data);
 }
+
+#include <pcap/bpf.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cbowman_bpf_filter { struct bpf_program program; };
+
+cbowman_bpf_filter *cbowman_bpf_compile(const char *expression, int linktype, char *errbuf) {
+    pcap_t *dead = pcap_open_dead(linktype, 262144);
+    if (!dead) { snprintf(errbuf, PCAP_ERRBUF_SIZE, "pcap_open_dead failed"); return NULL; }
+    cbowman_bpf_filter *f = calloc(1, sizeof *f);
+    if (!f) { pcap_close(dead); snprintf(errbuf, PCAP_ERRBUF_SIZE, "out of memory"); return NULL; }
+    if (pcap_compile(dead, &f->program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", pcap_geterr(dead));
+        free(f);
+        pcap_close(dead);
+        return NULL;
+    }
+    pcap_close(dead);
+    return f;
+}
+
+int cbowman_bpf_matches(const cbowman_bpf_filter *f, const uint8_t *data, uint32_t caplen, uint32_t len) {
+    struct pcap_pkthdr h;
+    memset(&h, 0, sizeof h);
+    h.caplen = caplen;
+    h.len = len;
+    return pcap_offline_filter(&f->program, &h, data) != 0;
+}
+
+void cbowman_bpf_free(cbowman_bpf_filter *f) {
+    if (!f) return;
+    pcap_freecode(&f->program);
+    free(f);
+}

@@ -46,6 +46,8 @@ public struct RigSettings: Sendable {
     public var workerIndex = 0
     /// The router's tables and rings (forward mode `router`).
     public var router: RouterWiring?
+    /// The worker's capture tap (nil: no capture possible; armed by the management core).
+    public var capture: CaptureTap?
     public init() {}
 }
 
@@ -267,11 +269,11 @@ func runFunction<Ports: WorkerPorts & ~Copyable>(
         if let cl = s.classification {
             var c = ClassifyFunction(tables: cl.tables, worker: s.workerIndex, flows: cl.flows[s.workerIndex],
                                      dropUnmatched: s.dropUnmatched, then: f)
-            Worker.loop(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.loop(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop, tap: s.capture)
             cl.tables.offline(worker: s.workerIndex)
         } else {
             var f = f
-            Worker.loop(&ports, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop)
+            Worker.loop(&ports, function: &f, pool: &pool, idle: s.idle, stats: stats, stop: stop, tap: s.capture)
         }
     }
 }

@@ -21,92 +21,32 @@ public enum PuntReason: UInt8, Sendable, CaseIterable {
     case prohibit
 }
 
-/// Packets from one worker to the management core: a bounded
-/// single-producer single-consumer ring of fixed slots, each a copy of the
-/// packet with why it came and where from. The worker copies and releases
-/// its frame at once (its pool stays its own); when the ring is full the
-/// packet is dropped and counted, which also bounds how much of the
-/// worker's time the slow path can take.
-public final class PuntRing: @unchecked Sendable {
-    public struct Header: Sendable, BitwiseCopyable {
-        public var reason: UInt8
-        public var input: UInt8
-        public var hop: UInt16
-        public var channel: Int32
-        public var length: UInt32
-        public var reserved: UInt32
-        @inlinable public init(reason: UInt8, input: UInt8, hop: UInt16, channel: Int32, length: UInt32, reserved: UInt32) {
-            self.reason = reason; self.input = input; self.hop = hop; self.channel = channel; self.length = length; self.reserved = reserved
-        }
+/// What a punted packet's slot says: why it came and where from.
+public struct PuntHeader: SlotHeader {
+    public var reason: UInt8
+    public var input: UInt8
+    public var hop: UInt16
+    public var channel: Int32
+    public var length: UInt32
+    public var reserved: UInt32
+    @inlinable public init(reason: UInt8, input: UInt8, hop: UInt16, channel: Int32, length: UInt32, reserved: UInt32) {
+        self.reason = reason; self.input = input; self.hop = hop; self.channel = channel; self.length = length; self.reserved = reserved
     }
-    /// The most bytes of a packet a slot keeps (a pool frame).
-    @inlinable public static var slotBytes: Int { 2048 }
-    static let stride = 2048 + 64
+}
 
-    private let head = Atomic<Int>(0)
-    private var cachedTail = 0
-    private let padA: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-    private let tail = Atomic<Int>(0)
-    private var cachedHead = 0
-    /// Packets the worker could not punt (ring full).
-    public let overflow = Atomic<UInt64>(0)
-    private var overflowTotal: UInt64 = 0
-    private let padB: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-    private let memory: UnsafeMutableRawPointer
-    private let mask: Int
-    public let capacity: Int
+/// Packets from one worker to the management core (a `SlotRing`): the
+/// worker copies and releases its frame at once (its pool stays its own);
+/// when the ring is full the packet is dropped and counted, which also
+/// bounds how much of the worker's time the slow path can take.
+public typealias PuntRing = SlotRing<PuntHeader>
 
-    public init(capacity: Int = 256) {
-        var c = 2
-        while c < capacity { c <<= 1 }
-        self.capacity = c
-        mask = c - 1
-        memory = .allocate(byteCount: c * Self.stride, alignment: 64)
-    }
-
-    deinit { memory.deallocate() }
-
+extension SlotRing where Header == PuntHeader {
     /// Worker: copies `packet` into the next slot; false (and counted) when full.
     @inlinable public func push(_ reason: PuntReason, input: Int, channel: Int = -1, hop: Int = 0, packet: UnsafeRawBufferPointer) -> Bool {
-        pushSlot(Header(reason: reason.rawValue, input: UInt8(truncatingIfNeeded: input), hop: UInt16(truncatingIfNeeded: hop),
-                        channel: Int32(truncatingIfNeeded: channel), length: UInt32(min(packet.count, Self.slotBytes)), reserved: 0),
+        pushSlot(PuntHeader(reason: reason.rawValue, input: UInt8(truncatingIfNeeded: input), hop: UInt16(truncatingIfNeeded: hop),
+                            channel: Int32(truncatingIfNeeded: channel), length: UInt32(min(packet.count, Self.slotBytes)), reserved: 0),
                  packet)
     }
-
-    @usableFromInline func pushSlot(_ h: Header, _ packet: UnsafeRawBufferPointer) -> Bool {
-        let t = tail.load(ordering: .relaxed)
-        if t - cachedHead >= capacity {
-            cachedHead = head.load(ordering: .acquiring)
-            if t - cachedHead >= capacity {
-                overflowTotal &+= 1
-                overflow.store(overflowTotal, ordering: .relaxed)
-                return false
-            }
-        }
-        let slot = memory + (t & mask) * Self.stride
-        slot.storeBytes(of: h, as: Header.self)
-        if h.length > 0 { (slot + 64).copyMemory(from: packet.baseAddress!, byteCount: Int(h.length)) }
-        tail.store(t + 1, ordering: .releasing)
-        return true
-    }
-
-    /// Management core: hands up to `max` punted packets to `body`, in order
-    /// (the bytes are valid during the call only); returns how many.
-    public func pop(max: Int, _ body: (Header, UnsafeRawBufferPointer) -> Void) -> Int {
-        let h = head.load(ordering: .relaxed)
-        if cachedTail == h { cachedTail = tail.load(ordering: .acquiring) }
-        let n = Swift.min(max, cachedTail - h)
-        for i in h..<(h + n) {
-            let slot = memory + (i & mask) * Self.stride
-            let hd = slot.load(as: Header.self)
-            body(hd, UnsafeRawBufferPointer(start: slot + 64, count: Int(hd.length)))
-        }
-        if n > 0 { head.store(h + n, ordering: .releasing) }
-        return n
-    }
-
-    /// Packets waiting (approximate from a third thread).
-    public var count: Int { tail.load(ordering: .acquiring) - head.load(ordering: .acquiring) }
 }
 
 /// One worker's router counters: written by the worker once per burst

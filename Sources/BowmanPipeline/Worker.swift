@@ -110,12 +110,12 @@ public enum Worker {
     /// worker passes `NullPort()` as `b`.
     public static func run<A: PacketPort & ~Copyable, B: PacketPort & ~Copyable, F: ForwardingFunction>(
         _ a: inout A, _ b: inout B, function: inout F, pool: inout FramePool,
-        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag, tap: CaptureTap? = nil
     ) {
         withUnsafeMutablePointer(to: &a) { pa in
             withUnsafeMutablePointer(to: &b) { pb in
                 var pair = PortPair(a: pa, b: pb)
-                loop(&pair, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop)
+                loop(&pair, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop, tap: tap)
             }
         }
     }
@@ -123,15 +123,15 @@ public enum Worker {
     /// Serves any number of ports of one kind (indices as in the group).
     public static func run<P: PacketPort & ~Copyable, F: ForwardingFunction>(
         _ ports: inout PortGroup<P>, function: inout F, pool: inout FramePool,
-        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag, tap: CaptureTap? = nil
     ) {
-        loop(&ports, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop)
+        loop(&ports, function: &function, pool: &pool, idle: idle, stats: stats, stop: stop, tap: tap)
     }
 
     @inline(__always)
     static func loop<Ports: WorkerPorts & ~Copyable, F: ForwardingFunction>(
         _ ports: inout Ports, function: inout F, pool: inout FramePool,
-        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag
+        idle: IdlePolicy, stats: WorkerStats, stop: StopFlag, tap: CaptureTap? = nil
     ) {
         let portCount = ports.count
         var burst = Burst()
@@ -160,6 +160,9 @@ public enum Worker {
                 }
                 let n = ports.receive(port: input, into: &burst, pool: &pool)
                 if n == 0 { continue }
+                // A capture: one relaxed load per burst while none is armed.
+                let armed = tap?.armed.load(ordering: .relaxed) ?? 0
+                if armed != 0 { tap!.copy(burst, port: input, point: 0, armedMask: armed, pool: pool) }
                 got &+= n
                 rx &+= UInt64(n)
                 bursts &+= 1
@@ -168,19 +171,21 @@ public enum Worker {
                     dropped &+= UInt64(burst.count)
                     pool.release(burst: &burst)
                 case .forward(let o):
-                    send(&burst, port: o, &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
+                    send(&burst, port: o, &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped, tap: tap, armed: armed)
                 case .perPacket:
                     // One batch per out port, in order of first appearance;
                     // a burst bound for one port leaves whole.
                     let first = burst.egress(at: 0)
                     if burst.allEgresses(equal: first) {
-                        send(&burst, port: Int(first), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
+                        send(&burst, port: Int(first), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped,
+                             tap: tap, armed: armed)
                         break
                     }
                     while !burst.isEmpty {
                         let o = burst.egress(at: 0)
                         burst.take(egress: o, into: &out)
-                        send(&out, port: Int(o), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped)
+                        send(&out, port: Int(o), &ports, portCount: portCount, pool: &pool, tx: &tx, full: &full, dropped: &dropped,
+                             tap: tap, armed: armed)
                     }
                 }
             }
@@ -223,13 +228,14 @@ public enum Worker {
     @inline(__always)
     static func send<Ports: WorkerPorts & ~Copyable>(
         _ b: inout Burst, port o: Int, _ ports: inout Ports, portCount: Int, pool: inout FramePool,
-        tx: inout UInt64, full: inout UInt64, dropped: inout UInt64
+        tx: inout UInt64, full: inout UInt64, dropped: inout UInt64, tap: CaptureTap?, armed: UInt64
     ) {
         if o >= portCount {
             dropped &+= UInt64(b.count)
             pool.release(burst: &b)
             return
         }
+        if armed != 0 { tap!.copy(b, port: o, point: 1, armedMask: armed, pool: pool) }
         tx &+= UInt64(ports.transmit(port: o, &b, pool: &pool))
         if !b.isEmpty {
             full &+= UInt64(b.count)

@@ -12,6 +12,8 @@ public enum SystemClock {
     @inlinable public static var monotonicMilliseconds: UInt64 { cbowman_monotonic_ns() / 1_000_000 }
     /// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
     @inlinable public static var threadCPUNanoseconds: UInt64 { cbowman_thread_cpu_ns() }
+    /// Wall-clock time in nanoseconds since 1970 (vDSO: no system call): capture timestamps.
+    @inlinable public static var realtimeNanoseconds: UInt64 { cbowman_realtime_ns() }
     /// Wall-clock time (CLOCK_REALTIME) as seconds and nanoseconds: for
     /// capture timestamps and logs, never for intervals.
     public static var realtime: (seconds: Int64, nanoseconds: UInt32) {

@@ -143,3 +143,68 @@ struct CtlCommand: ParsableCommand {
         if let e = answer.error { printError("bowman ctl: \(e)"); throw ExitCode(1) }
     }
 }
+
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture a running node's port into a pcap file (through its console).",
+        discussion: """
+        The node's workers copy the port's packets (as received, or --point tx: as sent) into bounded rings and the node's \
+        management core writes those FILTER matches; when the writer falls behind packets are dropped and counted, never \
+        waited for. FILTER is a tcpdump expression (libpcap) or an Odyssey filter in brackets. Stops after --count packets, \
+        --seconds, or SIGINT. Example:
+          bowman capture --port af_xdp:eth1:0 --file /tmp/eth1.pcap --filter 'udp port 53' --count 100
+        """)
+
+    @Option(help: "The port: its index, its spec (af_xdp:eth1:0) or its interface.") var port: String
+    @Option(help: "The pcap file to write (on the node's machine; made absolute here).") var file: String
+    @Option(help: "A tcpdump expression, or an Odyssey filter such as '[ ethernet | ip (proto = 17) | * ]'.") var filter: String?
+    @Option(help: "Stop after this many packets.") var count: Int?
+    @Option(help: "rx: as received, before the forwarding function; tx: as sent, after it.") var point: String = "rx"
+    @Option(help: "Stop after this many seconds.") var seconds: Double?
+    @Option(help: "The console's address.") var console: String = "127.0.0.1:2001"
+    @Option(help: "The file holding the console secret.") var secretFile: String = "/etc/bowman/console.secret"
+
+    func run() throws {
+        let secret: [UInt8]
+        do { secret = try SecretFile.read(secretFile) } catch { printError("bowman capture: \(error)"); throw ExitCode(2) }
+        guard let address = HalClient.parseAddress(console) else { throw ValidationError("--console wants ADDRESS:PORT") }
+        let path = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        var command = "capture \(port) \(path) point \(point)"
+        if let count { command += " count \(count)" }
+        if let filter { command += " filter \(filter)" }
+        Signals.unblockTermination()
+        Signals.route(stop: signalStop)
+        do {
+            let c = try HalClient.Connection(address, timeout: 5000)
+            defer { c.close() }
+            _ = try c.answer()
+            if let e = try c.ask("auth " + String(decoding: secret, as: UTF8.self)).error { throw HalClient.Failure("login refused: \(e)") }
+            let started = try c.ask(command)
+            if let e = started.error { printError("bowman capture: \(e)"); throw ExitCode(1) }
+            print(started.lines.joined(separator: "\n"))
+            guard let first = started.lines.first, let id = first.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+                throw HalClient.Failure("unexpected answer: \(started.lines)")
+            }
+            let t0 = Date()
+            var detail: [String] = []
+            while true {
+                detail = try c.ask("show captures \(id)").lines
+                if !detail.contains("state running") { break }
+                if signalStop.isSet || (seconds.map { Date().timeIntervalSince(t0) >= $0 } ?? false) {
+                    _ = try c.ask("capture stop \(id)")
+                    detail = try c.ask("show captures \(id)").lines
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            for l in detail.dropFirst() { print(l) }
+            if let s = detail.first(where: { $0.hasPrefix("state failed") }) { printError("bowman capture: \(s)"); throw ExitCode(1) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("bowman capture: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Bowman
 import BowmanClassifier
 import BowmanCore
@@ -53,6 +54,11 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Benchmark mode: do not pass the host's own addresses to the kernel (every IP packet goes to Bowman).")
     var noHostPass = false
     @Option(help: "Next-hop MAC for packets leaving port N (repeat in port order; l2fwd).") var nextHop: [String] = []
+    @Option(help: "Capture a port's packets into this pcap file while running (see --capture-port, --capture-point, --capture-filter).")
+    var capture: String?
+    @Option(help: "The port to capture: index, spec or interface.") var capturePort: String = "0"
+    @Option(help: "rx: as received, before the forwarding function; tx: as sent.") var capturePoint: String = "rx"
+    @Option(help: "A tcpdump expression or an Odyssey filter [ ... ] for --capture.") var captureFilter: String = ""
     @Option(name: [.customShort("d"), .long], help: "Stop after this many seconds (default: until SIGINT/SIGTERM).") var seconds: Double?
     @Option(name: [.customShort("c"), .customLong("count-file")],
             help: "Write the received-packet count to this file every 100 ms (for ../shared/perf/measure.py).") var countFile: String?
@@ -137,10 +143,16 @@ struct RunCommand: ParsableCommand {
             o.dropUnmatched = dropUnmatched
             o.reload = signalReload
         }
+        var services: CaptureService?
+        if let capture {
+            guard let point = Captures.Point(rawValue: capturePoint) else { throw ValidationError("--capture-point must be rx or tx") }
+            let path = capture.hasPrefix("/") ? capture : FileManager.default.currentDirectoryPath + "/" + capture
+            services = CaptureService(port: capturePort, point: point, file: path, filter: captureFilter) { print($0) }
+        }
         Signals.unblockTermination()
         Signals.route(stop: signalStop, reload: signalReload)
         do {
-            let report = try DataPlane.run(o, seconds: seconds, stop: signalStop) { print($0) }
+            let report = try DataPlane.run(o, seconds: seconds, stop: signalStop, services: services) { print($0) }
             print("bowman run: \(report)")
             if !report.audit.isConsistent { printError("bowman run: frame accounting is inconsistent"); throw ExitCode(1) }
         } catch let e as ExitCode {

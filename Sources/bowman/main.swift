@@ -12,7 +12,7 @@ struct BowmanCommand: ParsableCommand {
         commandName: "bowman",
         abstract: "A kernel-bypass packet engine for Linux router hosts.",
         version: BowmanVersion.string,
-        subcommands: [DemoCommand.self, RunCommand.self, CheckCommand.self, CtlCommand.self, DecodeCommand.self, XDPCommand.self, ClassifyCommand.self, LPMCommand.self, FIBCommand.self, SPFCommand.self, ManageCommand.self, GRASPCommand.self])
+        subcommands: [DemoCommand.self, RunCommand.self, CheckCommand.self, CtlCommand.self, CaptureCommand.self, DecodeCommand.self, XDPCommand.self, ClassifyCommand.self, LPMCommand.self, FIBCommand.self, SPFCommand.self, ManageCommand.self, GRASPCommand.self])
 }
 
 struct DecodeCommand: ParsableCommand {

@@ -133,6 +133,45 @@ struct NodeTests {
         #expect(try ask(lab.dut, "list counters").lines.first == "0 rx 0")
         #expect(sum(try scrape(lab.dut), "bowman_worker_rx_packets_total") >= sum(after, "bowman_worker_rx_packets_total"))
 
+        // Capture from the console: 100 ICMP packets as received on port 0, a tcpdump filter.
+        let rxFile = dir.appendingPathComponent("rx.pcap").path
+        let started = try ask(lab.dut, "capture 0 \(rxFile) count 100 filter icmp")
+        #expect(started.error == nil && started.lines.first?.hasPrefix("capture 1 started: af_xdp:\(lab.vB):0 rx") == true, "\(started)")
+        #expect(try ask(lab.dut, "capture 0 relative.pcap").error?.contains("absolute path") == true)
+        #expect(try ask(lab.dut, "capture 9 /tmp/x.pcap").error?.contains("no port '9'") == true)
+        #expect(try ask(lab.dut, "capture 0 /tmp/x.pcap filter tcp port nonsense").error?.contains("filter:") == true)
+        _ = try run(["/usr/bin/ping", "-f", "-c", "300", "-W", "1", "198.18.1.2"], namespace: lab.gen)
+        var state = ""
+        for _ in 0..<50 {
+            state = try ask(lab.dut, "show captures 1").lines.first { $0.hasPrefix("state ") } ?? ""
+            if state != "state running" { break }
+            usleep(100_000)
+        }
+        #expect(state == "state done")
+        let (tdRC, rxText) = try run(["/usr/bin/tcpdump", "-n", "-r", rxFile])
+        let rxLines = rxText.split(separator: "\n").filter { $0.contains(" IP ") }
+        #expect(tdRC == 0 && rxLines.count == 100 && rxLines.allSatisfy { $0.contains("ICMP echo") }, "\(rxText.prefix(2000))")
+        #expect(try ask(lab.dut, "list captures").lines.first?.contains("done: 100 written of 100") == true)
+        // bowman capture from the shell: as sent out of port 1, an Odyssey filter.
+        let txFile = dir.appendingPathComponent("tx.pcap").path
+        let cap = Process()
+        cap.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        cap.arguments = ["--net=/run/netns/\(lab.dut)", bowman, "capture", "--secret-file", secretPath, "--port", lab.vC, "--point", "tx",
+                         "--file", txFile, "--count", "50", "--filter", "[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_ICMP) | * ]",
+                         "--seconds", "20"]
+        let capOut = Pipe()
+        cap.standardOutput = capOut
+        cap.standardError = capOut
+        try cap.run()
+        usleep(300_000)
+        _ = try run(["/usr/bin/ping", "-f", "-c", "200", "-W", "1", "198.18.1.2"], namespace: lab.gen)
+        cap.waitUntilExit()
+        let capText = String(decoding: capOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(cap.terminationStatus == 0 && capText.contains("written 50"), "\(capText)")
+        let (_, txText) = try run(["/usr/bin/tcpdump", "-n", "-e", "-r", txFile])
+        let txLines = txText.split(separator: "\n").filter { $0.contains("ICMP echo request") }
+        #expect(txLines.count == 50 && txLines.allSatisfy { $0.contains("> 198.18.1.2") }, "\(txText.prefix(2000))")
+
         // bowman ctl from the shell: exit 0 on ok, 1 on an error reply.
         let (ctlRC, ctlText) = try run([bowman, "ctl", "--secret-file", secretPath, "list", "ports"], namespace: lab.dut)
         #expect(ctlRC == 0 && ctlText.contains("af_xdp:\(lab.vC):0"), "\(ctlText)")

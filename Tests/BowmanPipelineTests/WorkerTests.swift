@@ -16,6 +16,7 @@ final class Rig<F: ForwardingFunction>: @unchecked Sendable {
     var function: F
     let stats = WorkerStats()
     let stop = StopFlag()
+    var tap: CaptureTap?
 
     init(_ f: F, frames: Int = 256) throws {
         pool = try FramePool(frameSize: 2048, frameCount: frames)
@@ -26,10 +27,10 @@ final class Rig<F: ForwardingFunction>: @unchecked Sendable {
     func run(twoPorts: Bool, expected: UInt64) throws {
         let t = try PinnedThread(name: "test-worker", core: nil) { [self] in
             if twoPorts {
-                Worker.run(&a, &b, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+                Worker.run(&a, &b, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop, tap: tap)
             } else {
                 var none = NullPort()
-                Worker.run(&a, &none, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+                Worker.run(&a, &none, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop, tap: tap)
             }
         }
         let deadline = SystemClock.monotonicNanoseconds + 10_000_000_000

@@ -1,4 +1,5 @@
 import Benchmark
+import Glibc
 import BowmanClassifier
 import BowmanCore
 import ClassifyWorkload
@@ -7,6 +8,7 @@ import BowmanPacket
 import BowmanPipeline
 import BowmanRouting
 import BowmanSystem
+import Synchronization
 
 /// A source that produces `remaining` copies of one frame into pool frames
 /// (as a NIC would DMA them), then stops the worker; as a sink it gives
@@ -75,11 +77,11 @@ final class WorkerRig: @unchecked Sendable {
     }
 
     /// One iteration: 64,000 packets through the real worker loop.
-    func run<F: ForwardingFunction>(_ f: F) {
+    func run<F: ForwardingFunction>(_ f: F, tap: CaptureTap? = nil) {
         var fn = f
         source.remaining = 64_000
         stop.clear()
-        Worker.run(&source, &sink, function: &fn, pool: &pool, idle: .spin, stats: stats, stop: stop)
+        Worker.run(&source, &sink, function: &fn, pool: &pool, idle: .spin, stats: stats, stop: stop, tap: tap)
         precondition(lastReceived == 64_000, "worker stopped after \(lastReceived) packets")
     }
 }
@@ -143,6 +145,36 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("worker loop, classify (acl1_1k) + l2fwd, 64,000 packets") { benchmark in
         let f = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: false, then: L2ForwardFunction())
         for _ in benchmark.scaledIterations { classifyRig.run(f) }
+    }
+    // Capture: a tap present but not armed (one relaxed load per burst),
+    // and one copying every received packet into its ring while another
+    // thread empties it (as the management core does).
+    let l2 = L2ForwardFunction(rewrite: [(nil, nil), (source: MACAddress(2, 0, 0, 0, 0, 1), destination: MACAddress(2, 0, 0, 0, 0, 2))])
+    let idleTap = CaptureTap()
+    Benchmark("worker loop, l2fwd, capture tap not armed, 64,000 packets") { benchmark in
+        for _ in benchmark.scaledIterations { rig.run(l2, tap: idleTap) }
+    }
+    let tap = CaptureTap()
+    // The other thread empties the ring as the node's management loop
+    // does while a capture runs: everything there is, then a 0.5 ms sleep.
+    Benchmark("worker loop, l2fwd, capturing every packet (drained by another thread), 64,000 packets") { benchmark in
+        tap.armed.store(CaptureTap.bit(port: 0, afterProcessing: false), ordering: .relaxed)
+        let done = StopFlag()
+        let taken = Atomic<Int>(0)
+        let drainer = try! PinnedThread(name: "drain", core: nil) {
+            while !done.isSet {
+                taken.add(tap.ring.pop(max: Int.max, { _, _ in }), ordering: .relaxed)
+                usleep(500)
+            }
+        }
+        let dropsBefore = tap.ring.overflow.load(ordering: .relaxed)
+        for _ in benchmark.scaledIterations { rig.run(l2, tap: tap) }
+        done.set()
+        drainer.join()
+        tap.armed.store(0, ordering: .relaxed)
+        let rest = tap.ring.pop(max: Int.max) { _, _ in }
+        let dropped = tap.ring.overflow.load(ordering: .relaxed) - dropsBefore
+        StandardError.writeLine("capture bench: \(taken.load(ordering: .relaxed) + rest) copied, \(dropped) dropped (ring full)")
     }
     Benchmark("worker loop, reflect (parse + swap), 64,000 packets") { benchmark in
         for _ in benchmark.scaledIterations { rig.run(ReflectFunction()) }

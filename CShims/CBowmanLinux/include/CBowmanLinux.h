@@ -38,6 +38,12 @@ static inline uint64_t cbowman_monotonic_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+/// Wall-clock time in nanoseconds since 1970 (CLOCK_REALTIME, vDSO).
+static inline uint64_t cbowman_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 /// Thread CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
 static inline uint64_t cbowman_thread_cpu_ns(void) {
     struct timespec ts;

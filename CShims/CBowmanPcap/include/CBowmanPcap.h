@@ -29,4 +29,14 @@ pcap_dumper_t *cbowman_pcap_dump_open(const char *path, int linktype, int snaple
 /// Appends one record.
 void cbowman_pcap_dump(pcap_dumper_t *d, int64_t seconds, uint32_t subsecond,
                        uint32_t caplen, uint32_t len, const uint8_t *data);
+
+/// A compiled tcpdump expression (libpcap's compiler), opaque here so
+/// struct bpf_program (pcap/bpf.h) stays out of the Swift import.
+typedef struct cbowman_bpf_filter cbowman_bpf_filter;
+/// Compiles `expression` for `linktype` (1: Ethernet). NULL on failure,
+/// with libpcap's message in errbuf (PCAP_ERRBUF_SIZE).
+cbowman_bpf_filter *cbowman_bpf_compile(const char *expression, int linktype, char *errbuf);
+/// 1 when the packet matches, 0 when not.
+int cbowman_bpf_matches(const cbowman_bpf_filter *f, const uint8_t *data, uint32_t caplen, uint32_t len);
+void cbowman_bpf_free(cbowman_bpf_filter *f);
 #endif

@@ -51,6 +51,8 @@ public enum DataPlane {
         public var routeSource: RouteSource?
         var classification: Classification?
         var router: RouterWiring?
+        /// One capture tap per worker (a capture arms them; idle they cost a load per burst).
+        var captureTaps: [CaptureTap] = []
         public init() {}
 
         /// Where worker `w`'s frames live: its data core's NUMA node, else
@@ -71,6 +73,7 @@ public enum DataPlane {
             s.dropUnmatched = dropUnmatched
             s.workerIndex = w
             s.router = router
+            s.capture = w < captureTaps.count ? captureTaps[w] : nil
             return s
         }
     }
@@ -128,6 +131,7 @@ public enum DataPlane {
         for p in o.ports where !p.isPcap && (try? NetworkNamespace.interfaceIndex(p.interface)) == nil { throw Failure("no such interface: \(p.interface)") }
 
         var o = o
+        o.captureTaps = (0..<max(1, o.dataCores.count)).map { _ in CaptureTap() }
         if let r = o.rules {
             let c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
             let t0 = Date()
@@ -286,7 +290,7 @@ public enum DataPlane {
         }
         defer { services?.stopping() }
         ready?()
-        var last = summed(), lastTime = start
+        var last = summed(), lastTime = start, lastCount = Date.distantPast
         while !stop.isSet {
             if let s = seconds, Date().timeIntervalSince(start) >= s { break }
             if let f = finished, f.isSet { break }   // the input has ended (a replay), all it gave sent
@@ -307,8 +311,11 @@ public enum DataPlane {
                 }
             }
             o.classification?.live.reclaim()
-            if let f = o.countFile { writeCount(f, summed().rxPackets) }
             let now = Date()
+            if let f = o.countFile, now.timeIntervalSince(lastCount) >= 0.05 {
+                writeCount(f, summed().rxPackets)
+                lastCount = now
+            }
             if now.timeIntervalSince(lastTime) >= o.statsInterval {
                 let s = summed()
                 let dt = now.timeIntervalSince(lastTime)
@@ -390,6 +397,8 @@ public final class RunningDataPlane {
         self.options = options; self.stats = stats; self.control = control; self.notes = notes; self.attached = attached
     }
     public var classification: Classification? { options.classification }
+    /// Each worker's capture tap.
+    public var captureTaps: [CaptureTap] { options.captureTaps }
 
     /// Loads rules again (or new ones) into the running classifier.
     public func reloadRules(path: String, format: Classify.Format, policy: MatchPolicy) throws -> String {

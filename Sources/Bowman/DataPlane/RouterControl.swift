@@ -419,7 +419,7 @@ public final class RouterControl {
         return b.withUnsafeMutableBytes { step.decide($0) }
     }
 
-    func punted(_ h: PuntRing.Header, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
+    func punted(_ h: PuntHeader, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
         let input = Int(h.input)
         guard input < ports.count, let reason = PuntReason(rawValue: h.reason) else { return }
         switch reason {

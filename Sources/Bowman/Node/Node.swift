@@ -23,6 +23,7 @@ public final class Node: NodeServices {
     var metricsServer: StreamServer<ScrapeSession>?
     let metrics: NodeMetrics
     var running: RunningDataPlane?
+    public private(set) var captures: Captures?
     /// Counter values when `clear counters` was last given (the console shows the difference; metrics never go back).
     var baseline: [WorkerStats.Snapshot] = []
     /// Failed logins per address: (count, first at), for barring a guesser.
@@ -144,6 +145,7 @@ public final class Node: NodeServices {
 
     public func started(_ r: RunningDataPlane) {
         running = r
+        captures = Captures(taps: r.captureTaps, ports: r.options.ports)
         baseline = r.stats.map { _ in .zero }
         registerRunning(r)
     }
@@ -151,11 +153,14 @@ public final class Node: NodeServices {
     public func service(milliseconds: Int) {
         let requests = (console?.pollRequests ?? []) + (metricsServer?.pollRequests ?? [])
         let deadlines = [console?.nextDeadline, metricsServer?.nextDeadline].compactMap { $0 }
-        let wait = SystemClock.millisecondsUntil(deadlines.min(), cap: Int32(milliseconds))
+        // A capture running: the taps' rings are emptied every millisecond or two.
+        let capturing = !(captures?.running.isEmpty ?? true)
+        let wait = SystemClock.millisecondsUntil(deadlines.min(), cap: capturing ? 1 : Int32(milliseconds))
         let ready = requests.isEmpty ? { SystemClock.sleep(milliseconds: Int(wait)); return Set<Int32>() }() : Poll.wait(requests, milliseconds: wait)
         let now = SystemClock.monotonicMilliseconds
         console?.service(ready: ready, now: now)
         metricsServer?.service(ready: ready, now: now)
+        captures?.drain()
         if let f = reloadFlag, f.isSet {
             f.clear()
             log(reload())
@@ -163,6 +168,8 @@ public final class Node: NodeServices {
     }
 
     public func stopping() {
+        captures?.stopAll()
+        for c in captures?.sessions ?? [] where c.finishedAfter != nil && c.state == "stopped with the node" { log("capture \(c.summary)") }
         log("node \(config.name): stopping")
     }
 
@@ -379,7 +386,55 @@ public final class Node: NodeServices {
         })
     }
 
+    func registerCaptures() {
+        registry.put(InfoRegistry.Entry(name: "captures", help: "packet captures into pcap files, running and finished (the last 64)", list: { [unowned self] in
+            (self.captures?.sessions ?? []).map(\.summary)
+        }, show: { [unowned self] i in
+            guard let id = Int(i), let s = self.captures?.sessions.first(where: { $0.id == id }) else { return nil }
+            return s.detail
+        }))
+        registry.put(InfoRegistry.Command(
+            name: "capture", usage: "capture PORT FILE [count N] [point rx|tx] [filter EXPR...] | capture stop ID",
+            help: "write PORT's packets (index, spec or interface; as received, or as sent) into the pcap FILE (an absolute path), "
+                + "those EXPR matches (a tcpdump expression, or an Odyssey filter [ ... ]), until N are written or it is stopped"
+        ) { [unowned self] args in
+            guard let captures = self.captures else { return .failure(HalError("the data plane is not running")) }
+            if args.first == "stop" {
+                guard args.count == 2, let id = Int(args[1]) else { return .failure(HalError("usage: capture stop ID")) }
+                guard let s = captures.stop(id) else { return .failure(HalError("no capture \(args[1]) (list captures)")) }
+                self.log("capture \(s.summary)")
+                return .success([s.summary])
+            }
+            guard args.count >= 2 else { return .failure(HalError("usage: capture PORT FILE [count N] [point rx|tx] [filter EXPR...]")) }
+            var limit: Int?, point = Captures.Point.rx, filter = ""
+            var i = 2
+            while i < args.count {
+                switch args[i] {
+                case "count":
+                    guard i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else { return .failure(HalError("count wants a number above 0")) }
+                    limit = n; i += 2
+                case "point":
+                    guard i + 1 < args.count, let p = Captures.Point(rawValue: args[i + 1]) else { return .failure(HalError("point is rx or tx")) }
+                    point = p; i += 2
+                case "filter":
+                    filter = args[(i + 1)...].joined(separator: " "); i = args.count
+                default:
+                    return .failure(HalError("'\(args[i])': expected count, point or filter"))
+                }
+            }
+            do {
+                let s = try captures.start(port: args[0], point: point, file: args[1], filter: filter, limit: limit)
+                self.log("capture \(s.id) started: \(s.portName) \(point.rawValue) into \(s.file), \(s.filter)")
+                return .success(["capture \(s.id) started: \(s.portName) \(point.rawValue) into \(s.file), \(s.filter)"
+                                 + (limit.map { ", up to \($0) packets" } ?? "")])
+            } catch {
+                return .failure(HalError("\(error)"))
+            }
+        })
+    }
+
     func registerRunning(_ r: RunningDataPlane) {
+        registerCaptures()
         let specs = r.options.ports
         registry.put(InfoRegistry.Entry(name: "ports", help: "the node's ports: kind, interface, queue, and the mode each came up in", list: {
             specs.enumerated().map { i, p in
