@@ -47,10 +47,12 @@ enum UnsafeAtomicRead {
 
 /// Classifies a whole burst against the currently published tables (the
 /// tree walks sixteen packets at a time), counts each packet for its flow,
+/// runs the stages bound at the flows' `pre-route` slot (`Slots`),
 /// optionally drops what no rule matched, then hands the burst to `next`.
 /// Marks a quiescent point after every burst, so replaced tables can be freed.
-public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
+public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: ForwardingFunction {
     public var next: Next
+    @usableFromInline var slots: Slots
     @usableFromInline let tables: TablePublisher<ClassifierTables>
     @usableFromInline let worker: Int
     @usableFromInline let flows: FlowCounters
@@ -64,8 +66,9 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
     @usableFromInline var unmatchedTotal: UInt64
     @usableFromInline var overflowTotal: UInt64
 
-    public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
+    public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, slots: Slots, then next: Next) {
         self.tables = tables; self.worker = worker; self.flows = flows; self.dropUnmatched = dropUnmatched; self.next = next
+        self.slots = slots
         unmatchedTotal = flows.unmatched.load(ordering: .relaxed)
         overflowTotal = flows.overflow.load(ordering: .relaxed)
         // Enough for any tree: keys of up to 256 entries, up to 256 header positions.
@@ -97,8 +100,10 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
                     let d = demux[k]
                     if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
                 }
-                if dropUnmatched && unmatched > 0 {
-                    burst.compact(dropping: { demux[$0] < 0 }, removed: { pool.release(index: $0) })
+                let staged = slots.preRoute(burst, input: input, demux: demux.baseAddress.unsafelyUnwrapped, pool: pool)
+                if (dropUnmatched && unmatched > 0) || staged {
+                    let all = dropUnmatched
+                    burst.compact(dropping: { demux[$0] == FlowSlotsDrop || (all && demux[$0] < 0) }, removed: { pool.release(index: $0) })
                 }
             }
         }
@@ -107,5 +112,12 @@ public struct ClassifyFunction<Next: ForwardingFunction>: ForwardingFunction {
         if overflow > 0 { overflowTotal &+= overflow; flows.overflow.store(overflowTotal, ordering: .relaxed) }
         if burst.isEmpty { return .drop }
         return next.process(&burst, input: input, pool: &pool)
+    }
+}
+
+extension ClassifyFunction where Slots == NoSlots {
+    /// Classification with no stages bound.
+    public init(tables: TablePublisher<ClassifierTables>, worker: Int, flows: FlowCounters, dropUnmatched: Bool, then next: Next) {
+        self.init(tables: tables, worker: worker, flows: flows, dropUnmatched: dropUnmatched, slots: NoSlots(), then: next)
     }
 }

@@ -48,6 +48,8 @@ public struct RigSettings: Sendable {
     public var router: RouterWiring?
     /// The worker's capture tap (nil: no capture possible; armed by the management core).
     public var capture: CaptureTap?
+    /// The stages bound at the flows' slots and this worker's state for them (with `classification`).
+    public var stages: (program: FlowProgram, state: FlowStageState)?
     public init() {}
 }
 
@@ -266,7 +268,12 @@ func runFunction<Ports: WorkerPorts & ~Copyable>(
 
     /// With rules, the function runs behind the classifier stage.
     func run<F: ForwardingFunction>(_ f: F) {
-        if let cl = s.classification {
+        if let cl = s.classification, let st = s.stages {
+            var c = ClassifyFunction(tables: cl.tables, worker: s.workerIndex, flows: cl.flows[s.workerIndex],
+                                     dropUnmatched: s.dropUnmatched, slots: BoundSlots(program: st.program, state: st.state), then: f)
+            Worker.loop(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop, tap: s.capture)
+            cl.tables.offline(worker: s.workerIndex)
+        } else if let cl = s.classification {
             var c = ClassifyFunction(tables: cl.tables, worker: s.workerIndex, flows: cl.flows[s.workerIndex],
                                      dropUnmatched: s.dropUnmatched, then: f)
             Worker.loop(&ports, function: &c, pool: &pool, idle: s.idle, stats: stats, stop: stop, tap: s.capture)

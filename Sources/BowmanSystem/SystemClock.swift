@@ -12,6 +12,9 @@ public enum SystemClock {
     @inlinable public static var monotonicMilliseconds: UInt64 { cbowman_monotonic_ns() / 1_000_000 }
     /// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
     @inlinable public static var threadCPUNanoseconds: UInt64 { cbowman_thread_cpu_ns() }
+    /// CLOCK_MONOTONIC_COARSE in nanoseconds: the last timer tick (1-4 ms
+    /// resolution), cheaper than `monotonicNanoseconds`: for token buckets.
+    @inlinable public static var coarseNanoseconds: UInt64 { cbowman_coarse_ns() }
     /// Wall-clock time in nanoseconds since 1970 (vDSO: no system call): capture timestamps.
     @inlinable public static var realtimeNanoseconds: UInt64 { cbowman_realtime_ns() }
     /// Wall-clock time (CLOCK_REALTIME) as seconds and nanoseconds: for

@@ -214,4 +214,90 @@ struct NodeTests {
         let left = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
         #expect(left.isEmpty, "still attached: \(left)")
     }
+
+    /// Channels and flows from the config: a counter and a sampler bound at
+    /// one flow's pre-route slot count and sample exactly that flow on its
+    /// channel; a deny stage drops its flow; the console and the metrics show it.
+    @Test func flowsWithStagesInTheDaemon() throws {
+        let bowman = try binary()
+        let lab = LineLab(tag: "o\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let dir = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let secretPath = dir.appendingPathComponent("console.secret").path
+        try (Self.secret + "\n").write(toFile: secretPath, atomically: false, encoding: .utf8)
+        chmod(secretPath, 0o600)
+        try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n".write(toFile: dir.appendingPathComponent("r.routes").path, atomically: true, encoding: .utf8)
+        let configPath = dir.appendingPathComponent("node.yaml").path
+        try """
+        node: {name: dut, frames: 4096}
+        ports: [af_xdp:\(lab.vB):0, af_xdp:\(lab.vC):0]
+        forward: {function: router}
+        routes: {file: r.routes}
+        channels:
+          - {name: west, ports: [\(lab.vB)]}
+        flows:
+          - name: ping
+            channel: west
+            filter: "[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_ICMP) | * ]"
+            pre-route:
+              - counter
+              - sample: {every: 4, file: ping.pcap}
+          - name: discard
+            filter: "[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_UDP) | udp (dport = 9) | * ]"
+            pre-route: [counter, deny]
+        console: {listen: 127.0.0.1:2001, secret-file: console.secret}
+        metrics: {listen: 127.0.0.1:9464}
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let (checkRC, checkText) = try run([bowman, "check", "--config", configPath])
+        #expect(checkRC == 0, "\(checkText)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        p.arguments = ["--net=/run/netns/\(lab.dut)", bowman, "run", "--config", configPath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        var stopped = false
+        defer { if !stopped { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        var up = false
+        for _ in 0..<100 where !up {
+            usleep(100_000)
+            up = (try? ask(lab.dut, "list flows"))?.error == nil
+        }
+        try #require(up, "the console never answered")
+
+        let (pingRC, ping) = try run(["/usr/bin/ping", "-c", "20", "-i", "0.02", "-W", "2", "198.18.1.2"], namespace: lab.gen)
+        #expect(pingRC == 0, "\(ping)")
+        // Ten datagrams to the discard port, from the generator through the router.
+        _ = try run(["/bin/bash", "-c", "for i in $(seq 10); do echo x > /dev/udp/198.18.1.2/9; done"], namespace: lab.gen)
+        usleep(300_000)
+        let flows = try ask(lab.dut, "list flows")
+        #expect(flows.error == nil && flows.lines.count == 2, "\(flows)")
+        // The requests came in on west (vB); the replies on vC are the flow's too but not its channel's.
+        #expect(flows.lines[0].hasPrefix("0 ping on west: packets 40; pre-route counter: packets 20, bytes 1960; pre-route sample 1/4 into"),
+                "\(flows.lines[0])")
+        #expect(flows.lines[0].hasSuffix("seen 20, copied 5"), "\(flows.lines[0])")
+        #expect(flows.lines[1].hasPrefix("1 discard: packets 10; pre-route counter: packets 10,") && flows.lines[1].hasSuffix("pre-route deny: denied 10"),
+                "\(flows.lines[1])")
+        #expect(try ask(lab.dut, "show flows ping").lines.contains("channel west"))
+        #expect(try ask(lab.dut, "list channels").lines == ["0 west: af_xdp:\(lab.vB):0"])
+        #expect(try ask(lab.dut, "store ping put owner noc").lines == ["owner = noc"])
+        #expect(try ask(lab.dut, "store 0 get owner").lines == ["owner = noc"])
+        #expect(try ask(lab.dut, "show flows 0").lines.contains("store owner = noc"))
+        #expect(try ask(lab.dut, "registry shared put k v").error == nil && (try ask(lab.dut, "registry shared get k")).lines == ["shared.k = v"])
+        let (_, metrics) = try run(["/usr/bin/curl", "-sS", "--max-time", "5", "http://127.0.0.1:9464/metrics"], namespace: lab.dut)
+        #expect(metrics.contains("bowman_flow_stage_total{flow=\"ping\",slot=\"pre-route\",stage=\"counter\",counter=\"packets\"} 20"), "\(metrics)")
+        #expect(metrics.contains("bowman_flow_stage_total{flow=\"discard\",slot=\"pre-route\",stage=\"deny\",counter=\"denied\"} 10"))
+
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        stopped = true
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "\(text)")
+        let (tdRC, sampled) = try run(["/usr/bin/tcpdump", "-n", "-r", dir.appendingPathComponent("ping.pcap").path])
+        let lines = sampled.split(separator: "\n").filter { $0.contains("ICMP echo request") }
+        #expect(tdRC == 0 && lines.count == 5, "\(sampled)")
+    }
 }

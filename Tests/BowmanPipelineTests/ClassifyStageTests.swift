@@ -17,7 +17,7 @@ func flatTable(_ rules: [(String, Int)]) throws -> ClassifierTables {
 final class ClassifyRig: @unchecked Sendable {
     var pool = try! FramePool(frameSize: 2048, frameCount: 256)
     var a = MemoryPort(name: "in"), b = MemoryPort(name: "out")
-    var function: ClassifyFunction<L2ForwardFunction>
+    var function: ClassifyFunction<L2ForwardFunction, NoSlots>
     let stats = WorkerStats(), stop = StopFlag()
     let flows = FlowCounters(capacity: 16)
     let tables: TablePublisher<ClassifierTables>

@@ -80,6 +80,58 @@ import Testing
         #expect(k.console?.listen.description == "127.0.0.1:2001" && k.metrics?.listen.description == "127.0.0.1:9464")
     }
 
+    @Test func channelsAndFlowsParse() throws {
+        let c = try NodeConfig.parse("""
+        ports: [af_xdp:eth1:0, af_xdp:eth2:0]
+        channels:
+          - {name: uplink, ports: [eth1]}
+          - {name: both, ports: [0, af_xdp:eth2:0]}
+        flows:
+          - name: dns
+            channel: uplink
+            filter: "[ ethernet | ip (proto = 17) | udp (dport = 53) | * ]"
+            pre-route:
+              - counter
+              - rate-limit: {rate: 1000, burst: 100}
+              - sample: {every: 100, file: dns.pcap}
+          - name: telnet
+            filter: "[ ethernet | ip (proto = 6) | tcp (dport = 23) | * ]"
+            pre-route: [counter, deny]
+        """, file: "/etc/bowman/n.yaml")
+        #expect(c.channels == [NodeConfig.Channel(name: "uplink", ports: [0]), NodeConfig.Channel(name: "both", ports: [0, 1])])
+        #expect(c.flows.count == 2 && c.flows[0].channel == "uplink" && c.flows[1].channel == nil)
+        #expect(c.flows[0].preRoute == [.counter, .rateLimit(rate: 1000, burst: 100), .sample(every: 100, file: "/etc/bowman/dns.pcap")])
+        #expect(c.flows[1].preRoute == [.counter, .deny])
+        let nodeFlows = try NodeFlows(c, workers: 2)
+        #expect(nodeFlows.classifier.rules.map(\.demuxID) == [0, 1])
+        #expect(nodeFlows.bound.count == 5)
+        if case .rateLimit(_, let rate, let burst) = nodeFlows.bound[1].op { #expect(rate == 500 && burst == 50, "each worker its share") }
+    }
+
+    static let flowMistakes: [(String, Int, Int, String, String)] = [
+        ("flows:\n  - {name: a, filter: \"[ ethernet | * ]\", pre-route: [counter, mirror]}\n", 2, 64, "flows[0].pre-route[1]", "unknown stage 'mirror'"),
+        ("flows:\n  - {name: a, filter: \"[ ethernet | ipp | * ]\"}\n", 2, 37, "flows[0].filter", "unknown protocol 'ipp'"),
+        ("flows:\n  - {name: a, channel: up, filter: \"[ * ]\"}\n", 2, 24, "flows[0].channel", "no channel 'up'"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\", pre-route: [rate-limit]}\n", 2, 44, "flows[0].pre-route[0]", "rate-limit needs"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\", pre-route: [{rate-limit: {rate: fast}}]}\n", 2, 64, "flows[0].pre-route[0].rate-limit.rate", "'fast' is not a number"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\"}\n  - {name: a, filter: \"[ * ]\"}\n", 3, 12, "flows[1].name", "flow 'a' is given twice"),
+        ("channels:\n  - {name: c, ports: [eth9]}\n", 2, 23, "channels[0].ports[0]", "'eth9' is not one of the node's ports"),
+        ("classifier: {rules: r}\nflows:\n  - {name: a, filter: \"[ * ]\"}\n", 3, 3, "flows", "give flows or classifier.rules"),
+    ]
+
+    @Test(arguments: 0..<flowMistakes.count)
+    func flowMistakesNameTheirPlace(_ i: Int) {
+        let (tail, line, column, key, reason) = Self.flowMistakes[i]
+        let text = "ports: [af_xdp:eth1:0, af_xdp:eth2:0]\n" + tail
+        do {
+            _ = try NodeConfig.parse(text, file: "n.yaml")
+            Issue.record("accepted:\n\(text)")
+        } catch {
+            #expect((error.line, error.column) == (line + 1, column), "\(error)")
+            #expect(error.key == key && error.reason.contains(reason), "\(error)")
+        }
+    }
+
     /// Each shipped example parses (its files are checked by `bowman check`
     /// in the node tests, where the secret exists).
     @Test func shippedExamplesParse() throws {

@@ -176,6 +176,19 @@ let benchmarks: @Sendable () -> Void = {
         let dropped = tap.ring.overflow.load(ordering: .relaxed) - dropsBefore
         StandardError.writeLine("capture bench: \(taken.load(ordering: .relaxed) + rest) copied, \(dropped) dropped (ring full)")
     }
+    // Two stages bound at the flows' pre-route slot (a counter, then a token
+    // bucket that never runs dry), on every flow of acl1_1k, against the
+    // same classifier with no stages.
+    let demuxCount = (acl.classifier.rules.map(\.demuxID).max() ?? 0) + 1
+    let program = FlowProgram(preRoute: (0..<demuxCount).map { d in [.counter(slot: 5 * d), .rateLimit(slot: 5 * d + 2, rate: 1e12, burst: 1e12)] },
+                              ports: Array(repeating: nil, count: demuxCount))
+    let stageState = FlowStageState(program)
+    Benchmark("worker loop, classify (acl1_1k) + two pre-route stages + l2fwd, 64,000 packets") { benchmark in
+        let f = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: false,
+                                 slots: BoundSlots(program: program, state: stageState), then: L2ForwardFunction())
+        for _ in benchmark.scaledIterations { classifyRig.run(f) }
+        precondition((0..<demuxCount).contains { stageState.value(5 * $0) > 0 }, "no stage ran")
+    }
     Benchmark("worker loop, reflect (parse + swap), 64,000 packets") { benchmark in
         for _ in benchmark.scaledIterations { rig.run(ReflectFunction()) }
     }

@@ -53,6 +53,11 @@ public enum DataPlane {
         var router: RouterWiring?
         /// One capture tap per worker (a capture arms them; idle they cost a load per burst).
         var captureTaps: [CaptureTap] = []
+        /// Flows: their filters as the classifier's rules (demux id = flow
+        /// index) and the stages bound at their slots (instead of `rules`).
+        public var flows: (classifier: Classifier, program: FlowProgram)?
+        /// Each worker's state for the flows' stages.
+        var stageStates: [FlowStageState] = []
         public init() {}
 
         /// Where worker `w`'s frames live: its data core's NUMA node, else
@@ -74,6 +79,7 @@ public enum DataPlane {
             s.workerIndex = w
             s.router = router
             s.capture = w < captureTaps.count ? captureTaps[w] : nil
+            if let f = flows, w < stageStates.count { s.stages = (f.program, stageStates[w]) }
             return s
         }
     }
@@ -132,8 +138,18 @@ public enum DataPlane {
 
         var o = o
         o.captureTaps = (0..<max(1, o.dataCores.count)).map { _ in CaptureTap() }
-        if let r = o.rules {
-            let c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
+        if o.rules != nil || o.flows != nil {
+            let c: Classifier
+            let source: String
+            if let f = o.flows {
+                c = f.classifier
+                source = "the config's \(c.rules.count) flow\(c.rules.count == 1 ? "" : "s")"
+                o.stageStates = (0..<max(1, o.dataCores.count)).map { _ in FlowStageState(f.program) }
+            } else {
+                let r = o.rules!
+                c = try Classify.load(rules: r.path, format: r.format, policy: r.policy)
+                source = r.path
+            }
             let t0 = Date()
             let cl = Classification(c, workers: max(1, o.dataCores.count))
             o.classification = cl
@@ -141,7 +157,7 @@ public enum DataPlane {
             let form = base.tree.map { String(format: "a tree of %d node%@ in %d tree%@, %.1f MB", $0.nodeCount, $0.nodeCount == 1 ? "" : "s",
                                                $0.treeCount, $0.treeCount == 1 ? "" : "s", Double($0.tableBytes) / 1e6) }
                 ?? "bit-vector tables (the rules need more than 256 key entries for a tree)"
-            progress("classifying against \(c.rules.count) rules from \(r.path) (\(r.policy.rawValue)): "
+            progress("classifying against \(c.rules.count) rules from \(source) (\(c.policy.rawValue)): "
                      + form + String(format: ", compiled in %.0f ms", Date().timeIntervalSince(t0) * 1000)
                      + (o.dropUnmatched ? ", dropping unmatched packets" : ""))
         }
@@ -399,6 +415,8 @@ public final class RunningDataPlane {
     public var classification: Classification? { options.classification }
     /// Each worker's capture tap.
     public var captureTaps: [CaptureTap] { options.captureTaps }
+    /// Each worker's state for the flows' stages (empty without flows).
+    public var stageStates: [FlowStageState] { options.stageStates }
 
     /// Loads rules again (or new ones) into the running classifier.
     public func reloadRules(path: String, format: Classify.Format, policy: MatchPolicy) throws -> String {

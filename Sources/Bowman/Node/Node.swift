@@ -24,6 +24,8 @@ public final class Node: NodeServices {
     let metrics: NodeMetrics
     var running: RunningDataPlane?
     public private(set) var captures: Captures?
+    /// The config's flows and their stages (nil without a flows section).
+    public private(set) var flows: NodeFlows?
     /// Counter values when `clear counters` was last given (the console shows the difference; metrics never go back).
     var baseline: [WorkerStats.Snapshot] = []
     /// Failed logins per address: (count, first at), for barring a guesser.
@@ -46,6 +48,11 @@ public final class Node: NodeServices {
         reloadFlag = reload
         metrics = NodeMetrics()
         namedTexts = Self.namedFileTexts(config)
+        if !config.flows.isEmpty {
+            let f = try NodeFlows(config, workers: config.dataCores?.count ?? config.cores)
+            try f.openSamplers()
+            flows = f
+        }
         try startConsole(config.console)
         try startMetrics(config.metrics)
         registerStatic()
@@ -107,6 +114,7 @@ public final class Node: NodeServices {
             o.rules = (r.path, r.format, r.policy)
             o.dropUnmatched = r.dropUnmatched
         }
+        if let f = flows { o.flows = (f.classifier, f.program) }
         switch c.routes {
         case .file(let p): o.routeSource = .file(p)
         case .kernel(let t): o.routeSource = .kernel(table: t)
@@ -161,6 +169,7 @@ public final class Node: NodeServices {
         console?.service(ready: ready, now: now)
         metricsServer?.service(ready: ready, now: now)
         captures?.drain()
+        if let f = flows, let r = running { f.drain(r.stageStates) }
         if let f = reloadFlag, f.isSet {
             f.clear()
             log(reload())
@@ -168,6 +177,10 @@ public final class Node: NodeServices {
     }
 
     public func stopping() {
+        if let f = flows, let r = running {
+            f.drain(r.stageStates)
+            f.closeSamplers()
+        }
         captures?.stopAll()
         for c in captures?.sessions ?? [] where c.finishedAfter != nil && c.state == "stopped with the node" { log("capture \(c.summary)") }
         log("node \(config.name): stopping")
@@ -249,7 +262,7 @@ public final class Node: NodeServices {
     /// workers' counter blocks with relaxed loads (no lock, no write).
     public func exposition() -> [UInt8] {
         metrics.scrapes.add(1)
-        if let r = running { metrics.update(from: r, config: config, console: console) }
+        if let r = running { metrics.update(from: r, config: config, console: console, flows: flows) }
         return metrics.registry.emitToBuffer()
     }
 
@@ -475,7 +488,9 @@ public final class Node: NodeServices {
                 return ["route \(k) \(e[k].prefix)", "channel \(e[k].channel)", "table \(c.routes.name)"]
             }))
         }
-        if let cl = r.classification {
+        if let f = flows {
+            registerFlows(f, r)
+        } else if let cl = r.classification {
             registry.put(InfoRegistry.Entry(name: "flows", help: "the classifier's flows (demux ids) with packet counts, the first 1000 that matched", list: {
                 var out: [String] = []
                 var unmatched: UInt64 = 0
@@ -491,6 +506,55 @@ public final class Node: NodeServices {
                 return ["flow \(d)"] + cl.flows.enumerated().map { "worker \($0.offset): \($0.element.count(d)) packets" }
             }))
         }
+    }
+
+    /// The config's flows: packets per flow, each bound stage's counters, the state stores.
+    func registerFlows(_ f: NodeFlows, _ r: RunningDataPlane) {
+        let cl = r.classification
+        func packets(_ d: Int) -> UInt64 { cl?.flows.reduce(UInt64(0)) { $0 + $1.count(d) } ?? 0 }
+        func stages(_ d: Int) -> [String] {
+            f.bound.filter { $0.flow == d }.map { b in
+                "pre-route \(b.stage): " + f.values(b, r.stageStates).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            }
+        }
+        registry.put(InfoRegistry.Entry(name: "flows", help: "the config's flows: channel, packets, the stages bound at their slots", list: {
+            f.config.enumerated().map { d, fl in
+                "\(d) \(fl.name)" + (fl.channel.map { " on \($0)" } ?? "") + ": packets \(packets(d))"
+                    + (fl.preRoute.isEmpty ? "" : "; " + stages(d).joined(separator: "; "))
+            }
+        }, show: { i in
+            guard let d = f.index(i) else { return nil }
+            let fl = f.config[d]
+            return ["flow \(d) \(fl.name) (demux id \(d))", "channel " + (fl.channel ?? "any port"), "filter \(fl.filter)",
+                    "packets \(packets(d))"] + stages(d) + f.stores[d].keys.sorted().map { "store \($0) = \(f.stores[d][$0]!)" }
+        }))
+        registry.put(InfoRegistry.Entry(name: "channels", help: "the config's channels and their ports", list: { [unowned self] in
+            self.config.channels.enumerated().map { i, c in "\(i) \(c.name): " + c.ports.map { r.options.ports[$0].description }.joined(separator: ", ") }
+        }, show: { [unowned self] i in
+            guard let k = Int(i), k >= 0, k < self.config.channels.count else { return nil }
+            let c = self.config.channels[k]
+            return ["channel \(c.name)"] + c.ports.map { "port \($0) \(r.options.ports[$0])" }
+                + self.config.flows.filter { $0.channel == c.name }.map { "flow \($0.name)" }
+        }))
+        registry.put(InfoRegistry.Command(name: "store", usage: "store FLOW put KEY VALUE | get KEY | remove KEY",
+                                          help: "a flow's state store (FLOW: its name or index)") { args in
+            guard args.count >= 3, let d = f.index(args[0]) else { return .failure(HalError("usage: store FLOW put KEY VALUE | get KEY | remove KEY")) }
+            switch (args[1], args.count) {
+            case ("put", 4...): f.put(flow: d, args[2], args[3...].joined(separator: " ")); return .success(["\(args[2]) = \(f.get(flow: d, args[2])!)"])
+            case ("get", 3): return f.get(flow: d, args[2]).map { .success(["\(args[2]) = \($0)"]) } ?? .failure(HalError("no \(args[2]) in \(f.config[d].name)'s store"))
+            case ("remove", 3): return f.remove(flow: d, args[2]) != nil ? .success(["removed \(args[2])"]) : .failure(HalError("no \(args[2]) in \(f.config[d].name)'s store"))
+            default: return .failure(HalError("usage: store FLOW put KEY VALUE | get KEY | remove KEY"))
+            }
+        })
+        registry.put(InfoRegistry.Command(name: "registry", usage: "registry NAME put KEY VALUE | get KEY",
+                                          help: "a store shared by name between flows") { args in
+            guard args.count >= 3 else { return .failure(HalError("usage: registry NAME put KEY VALUE | get KEY")) }
+            switch (args[1], args.count) {
+            case ("put", 4...): f.put(registry: args[0], args[2], args[3...].joined(separator: " ")); return .success(["\(args[0]).\(args[2]) = \(args[3...].joined(separator: " "))"])
+            case ("get", 3): return f.get(registry: args[0], args[2]).map { .success(["\(args[0]).\(args[2]) = \($0)"]) } ?? .failure(HalError("no \(args[2]) in registry \(args[0])"))
+            default: return .failure(HalError("usage: registry NAME put KEY VALUE | get KEY"))
+            }
+        })
     }
 
     func since(_ w: Int, _ s: WorkerStats.Snapshot) -> WorkerStats.Snapshot {

@@ -60,6 +60,40 @@ public struct NodeConfig: Equatable, Sendable {
     }
     public var manager: Manager?
 
+    // MARK: channels and flows
+    /// A named logical endpoint over some of the node's ports.
+    public struct Channel: Equatable, Sendable {
+        public var name: String
+        /// Indices into `ports`.
+        public var ports: [Int]
+        public init(name: String, ports: [Int]) { self.name = name; self.ports = ports }
+    }
+    public var channels: [Channel] = []
+    /// A stage bound at a flow's slot, chosen by name.
+    public enum Stage: Equatable, Sendable, CustomStringConvertible {
+        case counter
+        case rateLimit(rate: Double, burst: Double)
+        case sample(every: Int, file: String)
+        case deny
+        public var description: String {
+            switch self {
+            case .counter: "counter"
+            case .rateLimit(let r, let b): "rate-limit \(r)/s burst \(b)"
+            case .sample(let e, let f): "sample 1/\(e) into \(f)"
+            case .deny: "deny"
+            }
+        }
+    }
+    /// Subscribes to a channel with a filter; its index is its demux id.
+    public struct Flow: Equatable, Sendable {
+        public var name: String
+        public var channel: String?
+        public var filter: String
+        public var preRoute: [Stage]
+    }
+    public var flows: [Flow] = []
+    public static let stageNames = ["counter", "rate-limit", "sample", "deny"]
+
     // MARK: services
     public struct Listen: Equatable, Sendable, CustomStringConvertible {
         public var address: IPAddress
@@ -89,7 +123,7 @@ public struct NodeConfig: Equatable, Sendable {
 
     public init() {}
 
-    public static let sections = ["node", "ports", "xdp", "forward", "routes", "classifier", "manager", "console", "metrics", "log"]
+    public static let sections = ["node", "ports", "xdp", "forward", "routes", "classifier", "manager", "channels", "flows", "console", "metrics", "log"]
 
     /// Reads and parses a config file (no other file is opened).
     public static func load(_ path: String) throws(ConfigError) -> NodeConfig {
@@ -225,6 +259,59 @@ public struct NodeConfig: Equatable, Sendable {
             throw f["routes"]!.error("manager-table needs a manager section (the address the ALM, ATM and routing manager listen on)")
         }
 
+        if let v = f["channels"] {
+            for item in try v.list() {
+                let g = try item.fields(["name", "ports"])
+                let nameValue = try g.required("name")
+                let name = try nameValue.nonEmptyString()
+                if c.channels.contains(where: { $0.name == name }) { throw nameValue.error("channel '\(name)' is given twice") }
+                var idx: [Int] = []
+                for p in try g.required("ports").list() {
+                    let t = try p.nonEmptyString()
+                    guard let i = c.ports.firstIndex(where: { $0.description == t || $0.interface == t }) ?? Int(t).flatMap({ $0 >= 0 && $0 < c.ports.count ? $0 : nil }) else {
+                        throw p.error("'\(t)' is not one of the node's ports (\(c.ports.map(\.description).joined(separator: ", ")))")
+                    }
+                    if !idx.contains(i) { idx.append(i) }
+                }
+                c.channels.append(Channel(name: name, ports: idx))
+            }
+        }
+        if let v = f["flows"] {
+            if c.rules != nil { throw v.error("give flows or classifier.rules, not both (the flows' filters are the classifier's rules)") }
+            for item in try v.list() {
+                let g = try item.fields(["name", "channel", "filter", "pre-route"])
+                let nameValue = try g.required("name")
+                let name = try nameValue.nonEmptyString()
+                if c.flows.contains(where: { $0.name == name }) { throw nameValue.error("flow '\(name)' is given twice") }
+                var channel: String?
+                if let ch = g["channel"] {
+                    let t = try ch.nonEmptyString()
+                    guard c.channels.contains(where: { $0.name == t }) else {
+                        throw ch.error("no channel '\(t)'" + (c.channels.isEmpty ? " (the channels section names none)" : " (\(c.channels.map(\.name).joined(separator: ", ")))"))
+                    }
+                    channel = t
+                }
+                let filterValue = try g.required("filter")
+                let filter = try filterValue.nonEmptyString()
+                do { _ = try BowmanClassifier.Filter(parsing: filter, registry: .standard()) } catch {
+                    // A one-line filter's mistake is placed in the file: the value's column, past its quote.
+                    if let l = error.location, l.line == 1, !filter.contains("\n") {
+                        let quoted: Bool
+                        if case .scalar(let sc) = filterValue.node { quoted = sc.style == .doubleQuoted || sc.style == .singleQuoted } else { quoted = false }
+                        throw ConfigError(file: c.file, line: filterValue.line, column: filterValue.column + (quoted ? 1 : 0) + l.column - 1,
+                                          key: filterValue.path, reason: error.message)
+                    }
+                    throw filterValue.error("\(error)")
+                }
+                var stages: [Stage] = []
+                for st in try g["pre-route"]?.list() ?? [] {
+                    stages.append(try st.stage(c))
+                }
+                c.flows.append(Flow(name: name, channel: channel, filter: filter, preRoute: stages))
+            }
+            if c.flows.count > 4096 { throw v.error("at most 4096 flows") }
+        }
+
         if let v = f["console"] {
             let g = try v.fields(["listen", "secret-file", "max-connections", "idle-timeout", "session-timeout", "failure-delay", "max-failures"])
             var k = Console()
@@ -271,6 +358,8 @@ public struct NodeConfig: Equatable, Sendable {
         if forward != old.forward || nextHops != old.nextHops { out.append("forward") }
         if routes != old.routes { out.append("routes") }
         if rules != old.rules { out.append("classifier") }
+        if channels != old.channels { out.append("channels") }
+        if flows != old.flows { out.append("flows") }
         if manager != old.manager { out.append("manager") }
         if console != old.console { out.append("console") }
         if metrics != old.metrics { out.append("metrics") }
@@ -283,6 +372,46 @@ public struct NodeConfig: Equatable, Sendable {
 }
 
 extension ConfigValue {
+    /// A stage: its name alone (`counter`, `deny`), or a mapping of its name to its settings.
+    func stage(_ c: NodeConfig) throws(ConfigError) -> NodeConfig.Stage {
+        let name: String
+        var settings: ConfigValue?
+        switch node {
+        case .scalar(let s): name = s.string
+        case .mapping(let m):
+            guard m.count == 1, let k = m.first?.key.scalar?.string else { throw error("a stage is its name, or one name: {settings}") }
+            name = k
+            settings = try fields(NodeConfig.stageNames)[k]
+        default: throw error("a stage is its name, or one name: {settings}")
+        }
+        let here = settings ?? self
+        switch name {
+        case "counter", "deny":
+            if let s = settings {
+                switch s.node {
+                case .mapping(let m) where m.count == 0: break
+                case .scalar(let v) where ["", "null", "~"].contains(v.string): break
+                default: throw s.error("\(name) takes no settings")
+                }
+            }
+            return name == "counter" ? .counter : .deny
+        case "rate-limit":
+            guard let s = settings else { throw here.error("rate-limit needs {rate: PACKETS-PER-SECOND, burst: PACKETS}") }
+            let g = try s.fields(["rate", "burst"])
+            let rate = try g.required("rate").double(0.001...1e9)
+            let burst = try g["burst"]?.double(1...1e9) ?? max(1, rate / 10)
+            return .rateLimit(rate: rate, burst: burst)
+        case "sample":
+            guard let s = settings else { throw here.error("sample needs {every: N, file: PCAP}") }
+            let g = try s.fields(["every", "file"])
+            let every: Int = try g.required("every").int(1...1_000_000_000)
+            let file = c.resolve(try g.required("file").nonEmptyString())
+            return .sample(every: every, file: file)
+        default:
+            throw error("unknown stage '\(name)' (\(NodeConfig.stageNames.joined(separator: ", ")))")
+        }
+    }
+
     /// `ADDRESS:PORT`, `[IPV6]:PORT`, or an address alone (the default port).
     func listen(defaultPort: UInt16) throws(ConfigError) -> NodeConfig.Listen {
         let t = try string()

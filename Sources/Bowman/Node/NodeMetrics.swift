@@ -73,6 +73,7 @@ final class NodeMetrics {
         "bowman_router_punted_packets_total": "Packets handed to the management core, by reason",
         "bowman_classifier_flow_packets_total": "Packets per classifier flow (demux id)",
         "bowman_classifier_unmatched_packets_total": "Packets no rule matched",
+        "bowman_flow_stage_total": "A stage bound at a flow's slot: its counters (packets, bytes, dropped, seen, copied, denied)",
     ]
 
     func mirror(_ name: String, _ labels: [(String, String)], _ value: UInt64) {
@@ -90,7 +91,16 @@ final class NodeMetrics {
     }
 
     /// Copies the data plane's counters in (on the management thread, at scrape time).
-    func update(from r: RunningDataPlane, config: NodeConfig, console: StreamServer<HalSession>?) {
+    func update(from r: RunningDataPlane, config: NodeConfig, console: StreamServer<HalSession>?, flows: NodeFlows? = nil) {
+        if let f = flows {
+            for b in f.bound {
+                let stage: String
+                switch b.stage { case .counter: stage = "counter"; case .rateLimit: stage = "rate-limit"; case .sample: stage = "sample"; case .deny: stage = "deny" }
+                for (what, v) in f.values(b, r.stageStates) {
+                    mirror("bowman_flow_stage_total", [("flow", f.config[b.flow].name), ("slot", "pre-route"), ("stage", stage), ("counter", what)], v)
+                }
+            }
+        }
         for (w, st) in r.stats.enumerated() {
             let s = st.snapshot()
             let l = [("worker", "\(w)"), ("cpu", "\(r.options.dataCores[w]?.rawValue ?? -1)")]

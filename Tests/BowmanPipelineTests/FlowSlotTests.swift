@@ -1,0 +1,88 @@
+import BowmanClassifier
+import BowmanCore
+import BowmanIO
+import BowmanPacket
+import BowmanPipeline
+import BowmanSystem
+import BowmanTestSupport
+import Glibc
+import Testing
+
+/// Stages bound at the flows' pre-route slot, in the real worker loop: a
+/// counter counts exactly its flow's packets, deny and rate-limit drop
+/// (and count) what they must, a sampler copies one in N, a channel limits
+/// a flow to its ports.
+@Suite struct FlowSlotTests {
+    final class SlotRig: @unchecked Sendable {
+        var pool = try! FramePool(frameSize: 2048, frameCount: 256)
+        var a = MemoryPort(name: "in"), b = MemoryPort(name: "out")
+        var function: ClassifyFunction<L2ForwardFunction, BoundSlots>
+        let stats = WorkerStats(), stop = StopFlag()
+        let flows = FlowCounters(capacity: 16)
+        let tables: TablePublisher<ClassifierTables>
+        let state: FlowStageState
+
+        init(rules: [(String, Int)], program: FlowProgram) throws {
+            tables = TablePublisher(try flatTable(rules), workers: 1)
+            state = FlowStageState(program)
+            function = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: false,
+                                        slots: BoundSlots(program: program, state: state), then: L2ForwardFunction())
+        }
+
+        func run(_ frames: [[UInt8]], onB: [[UInt8]] = []) throws {
+            for f in frames { a.enqueue(f) }
+            for f in onB { b.enqueue(f) }
+            let th = try PinnedThread(name: "slots", core: nil) { [self] in
+                Worker.run(&a, &b, function: &function, pool: &pool, idle: .spin, stats: stats, stop: stop)
+                tables.offline(worker: 0)
+            }
+            let n = UInt64(frames.count + onB.count)
+            let deadline = SystemClock.monotonicNanoseconds + 20_000_000_000
+            while stats.rxPackets.load(ordering: .relaxed) < n && SystemClock.monotonicNanoseconds < deadline { usleep(200) }
+            stop.set()
+            th.join()
+        }
+    }
+
+    static let rules = [("[ ethernet | ip (proto = 17) | udp (dport = 53) | * ]", 0),
+                        ("[ ethernet | ip (proto = 17) | udp (dport = 80) | * ]", 1),
+                        ("[ ethernet | ip (proto = 17) | udp (dport = 99) | * ]", 2)]
+
+    @Test func aCounterAtPreRouteCountsExactlyItsFlow() throws {
+        let p = FlowProgram(preRoute: [[.counter(slot: 0)], [], []], ports: [nil, nil, nil])
+        let rig = try SlotRig(rules: Self.rules, program: p)
+        let frames = (0..<3000).map { udpFrame([53, 80, 7][$0 % 3]) }
+        try rig.run(frames)
+        #expect(rig.state.value(0) == 1000, "packets")
+        #expect(rig.state.value(1) == UInt64(1000 * frames[0].count), "bytes")
+        #expect(rig.b.sent.count == 3000, "a counter drops nothing")
+        #expect(rig.pool.audit().isConsistent)
+    }
+
+    @Test func denyAndRateLimitDropAndCount() throws {
+        // Flow 0 denied; flow 1 at 10 packets/s with a burst of 50: of 1000 sent at once, about 50 pass.
+        let p = FlowProgram(preRoute: [[.counter(slot: 0), .deny(slot: 2)], [.rateLimit(slot: 3, rate: 10, burst: 50), .counter(slot: 6)], []],
+                            ports: [nil, nil, nil])
+        let rig = try SlotRig(rules: Self.rules, program: p)
+        let frames = (0..<3000).map { udpFrame([53, 80, 7][$0 % 3]) }
+        try rig.run(frames)
+        #expect(rig.state.value(0) == 1000 && rig.state.value(2) == 1000, "counted, then denied")
+        let passed = rig.state.value(6), dropped = rig.state.value(5)
+        #expect(passed + dropped == 1000 && passed >= 50 && passed <= 60, "passed \(passed), dropped \(dropped)")
+        #expect(rig.b.sent.count == 1000 + Int(passed), "flow 2 unhindered, flow 1's share, none of flow 0")
+        #expect(rig.b.sent.allSatisfy { $0[36] != 0 || $0[37] != 53 }, "no denied packet left")
+        #expect(rig.pool.audit().isConsistent)
+    }
+
+    @Test func aSamplerCopiesOneInNAndAChannelLimitsAFlowToItsPorts() throws {
+        // Flow 0 on port 1 only (its channel): packets of it on port 0 meet no stage.
+        let p = FlowProgram(preRoute: [[.counter(slot: 0)], [.sample(slot: 2, every: 10, ring: 0)], []], ports: [[1], nil, nil])
+        let rig = try SlotRig(rules: Self.rules, program: p)
+        try rig.run((0..<500).map { udpFrame([53, 80][$0 % 2]) }, onB: (0..<40).map { _ in udpFrame(53) })
+        #expect(rig.state.value(0) == 40, "only the flow's packets on its channel's port")
+        #expect(rig.state.value(2) == 250 && rig.state.value(3) == 25, "one in ten of 250")
+        var copies = 0
+        _ = rig.state.samplers[0].pop(max: .max) { h, bytes in copies += 1; #expect(bytes.count == Int(h.wireLength)) }
+        #expect(copies == 25)
+    }
+}
