@@ -51,6 +51,44 @@ struct NodeTests {
         return out
     }
 
+    /// `bowman run --config` in `lab`'s dut namespace, up once its console answers; killed if not stopped.
+    final class Daemon {
+        let process = Process()
+        let out = Pipe()
+        var stopped = false
+        init(_ bowman: String, namespace: String, config: String, ready: () -> Bool) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+            process.arguments = ["--net=/run/netns/\(namespace)", bowman, "run", "--config", config]
+            process.standardOutput = out
+            process.standardError = out
+            try process.run()
+            var up = false
+            for _ in 0..<100 where !up {
+                usleep(100_000)
+                up = ready()
+            }
+            if !up { _ = stop(SIGKILL) }
+            try #require(up, "the console never answered")
+        }
+        var pid: Int32 { process.processIdentifier }
+        /// Sends `signal`, waits, and returns the exit status and everything it printed.
+        func stop(_ signal: Int32 = SIGTERM) -> (Int32, String) {
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            stopped = true
+            return (process.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        deinit { if !stopped { _ = stop(SIGKILL) } }
+    }
+
+    /// The console secret, mode 600, in `dir`.
+    func writeSecret(_ dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("console.secret").path
+        try (Self.secret + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o600)
+        return path
+    }
+
     func sum(_ m: [String: Double], _ prefix: String) -> Double {
         m.filter { $0.key.hasPrefix(prefix) }.values.reduce(0, +)
     }
@@ -62,9 +100,7 @@ struct NodeTests {
         defer { lab.tearDown() }
         let dir = try TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let secretPath = dir.appendingPathComponent("console.secret").path
-        try (Self.secret + "\n").write(toFile: secretPath, atomically: false, encoding: .utf8)
-        chmod(secretPath, 0o600)
+        let secretPath = try writeSecret(dir)
         let routes = dir.appendingPathComponent("node.routes").path
         try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n".write(toFile: routes, atomically: true, encoding: .utf8)
         let configPath = dir.appendingPathComponent("node.yaml").path
@@ -81,23 +117,7 @@ struct NodeTests {
         let (checkRC, checkText) = try run([bowman, "check", "--config", configPath])
         #expect(checkRC == 0 && checkText.contains("ok: node dut, 2 ports"), "\(checkText)")
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        p.arguments = ["--net=/run/netns/\(lab.dut)", bowman, "run", "--config", configPath]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        var stopped = false
-        defer { if !stopped { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-
-        // Up when the console answers.
-        var up = false
-        for _ in 0..<100 where !up {
-            usleep(100_000)
-            up = (try? ask(lab.dut, "list config"))?.error == nil
-        }
-        try #require(up, "the console never answered")
+        let p = try Daemon(bowman, namespace: lab.dut, config: configPath) { (try? ask(lab.dut, "list config"))?.error == nil }
 
         // Every registry lists and shows.
         let ports = try ask(lab.dut, "list ports")
@@ -181,7 +201,7 @@ struct NodeTests {
         // Reload: a route more, by SIGHUP; the workers keep running and counting.
         let rxBefore = sum(try scrape(lab.dut), "bowman_worker_rx_packets_total")
         try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n198.19.7.0/24 blackhole\n".write(toFile: routes, atomically: true, encoding: .utf8)
-        kill(p.processIdentifier, SIGHUP)
+        kill(p.pid, SIGHUP)
         var reloaded = false
         for _ in 0..<50 where !reloaded {
             usleep(100_000)
@@ -204,11 +224,8 @@ struct NodeTests {
         #expect(sum(try scrape(lab.dut), "bowman_worker_rx_packets_total") > rxBefore, "the same workers still count")
 
         // SIGTERM: a clean stop, no XDP program left.
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        stopped = true
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "\(text)")
+        let (status, text) = p.stop()
+        #expect(status == 0, "\(text)")
         #expect(text.contains("in flight 0") && text.contains("console on 127.0.0.1:2001"), "\(text)")
         #expect(text.contains("reload refused"), "\(text)")
         let left = try inNamespace(lab.dut) { [lab] in try XDPProgram.programs(on: lab.vB) + XDPProgram.programs(on: lab.vC) }
@@ -225,9 +242,7 @@ struct NodeTests {
         defer { lab.tearDown() }
         let dir = try TestData.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let secretPath = dir.appendingPathComponent("console.secret").path
-        try (Self.secret + "\n").write(toFile: secretPath, atomically: false, encoding: .utf8)
-        chmod(secretPath, 0o600)
+        _ = try writeSecret(dir)
         try "198.18.1.0/24 \(lab.vC)\n198.18.0.0/24 \(lab.vB)\n".write(toFile: dir.appendingPathComponent("r.routes").path, atomically: true, encoding: .utf8)
         let configPath = dir.appendingPathComponent("node.yaml").path
         try """
@@ -252,21 +267,7 @@ struct NodeTests {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let (checkRC, checkText) = try run([bowman, "check", "--config", configPath])
         #expect(checkRC == 0, "\(checkText)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
-        p.arguments = ["--net=/run/netns/\(lab.dut)", bowman, "run", "--config", configPath]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        var stopped = false
-        defer { if !stopped { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        var up = false
-        for _ in 0..<100 where !up {
-            usleep(100_000)
-            up = (try? ask(lab.dut, "list flows"))?.error == nil
-        }
-        try #require(up, "the console never answered")
+        let p = try Daemon(bowman, namespace: lab.dut, config: configPath) { (try? ask(lab.dut, "list flows"))?.error == nil }
 
         let (pingRC, ping) = try run(["/usr/bin/ping", "-c", "20", "-i", "0.02", "-W", "2", "198.18.1.2"], namespace: lab.gen)
         #expect(pingRC == 0, "\(ping)")
@@ -291,11 +292,8 @@ struct NodeTests {
         #expect(metrics.contains("bowman_flow_stage_total{flow=\"ping\",slot=\"pre-route\",stage=\"counter\",counter=\"packets\"} 20"), "\(metrics)")
         #expect(metrics.contains("bowman_flow_stage_total{flow=\"discard\",slot=\"pre-route\",stage=\"deny\",counter=\"denied\"} 10"))
 
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        stopped = true
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "\(text)")
+        let (status, text) = p.stop()
+        #expect(status == 0, "\(text)")
         let (tdRC, sampled) = try run(["/usr/bin/tcpdump", "-n", "-r", dir.appendingPathComponent("ping.pcap").path])
         let lines = sampled.split(separator: "\n").filter { $0.contains("ICMP echo request") }
         #expect(tdRC == 0 && lines.count == 5, "\(sampled)")
