@@ -1,4 +1,5 @@
 import Bowman
+import BowmanControl
 import BowmanControlIO
 import BowmanCore
 import BowmanIO
@@ -297,5 +298,57 @@ struct NodeTests {
         let (tdRC, sampled) = try run(["/usr/bin/tcpdump", "-n", "-r", dir.appendingPathComponent("ping.pcap").path])
         let lines = sampled.split(separator: "\n").filter { $0.contains("ICMP echo request") }
         #expect(tdRC == 0 && lines.count == 5, "\(sampled)")
+    }
+
+    /// The control-plane services from the config: the daemon advertises
+    /// Bowman.ALM over GRASP and finds a neighbour that does (`bowman grasp
+    /// alm` in the generator's namespace), and accepts a shim-UDP flow to a
+    /// registered application from a client there.
+    @Test func graspALMAndShimUDPInTheDaemon() throws {
+        let bowman = try binary()
+        let lab = LineLab(tag: "w\(getpid() % 10_000)")
+        try lab.setUp()
+        defer { lab.tearDown() }
+        let dir = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try writeSecret(dir)
+        let configPath = dir.appendingPathComponent("node.yaml").path
+        try """
+        node: {name: dut, frames: 4096}
+        ports: [af_packet:\(lab.vB), af_packet:\(lab.vC)]
+        forward: {function: l2fwd}
+        grasp:
+          interfaces: [\(lab.vB)]
+          alm: {address: 198.18.0.2, interval: 0.5}
+        shim-udp: {address: 198.18.0.2, applications: [echo-app]}
+        console: {listen: 127.0.0.1:2001, secret-file: console.secret}
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let p = try Daemon(bowman, namespace: lab.dut, config: configPath) { (try? ask(lab.dut, "list grasp"))?.error == nil }
+
+        let (peerRC, peer) = try run([bowman, "grasp", "alm", "--address", "198.18.0.1", "--iface", lab.vA, "--interval", "0.5", "--seconds", "4"],
+                                     namespace: lab.gen)
+        #expect(peerRC == 0 && peer.contains("ALM 198.18.0.2:3359"), "the peer saw the daemon: \(peer)")
+        let neighbours = try ask(lab.dut, "list neighbours")
+        #expect(neighbours.lines.contains { $0.contains("ALM 198.18.0.1:3359") }, "the daemon saw the peer: \(neighbours)")
+        #expect(try ask(lab.dut, "list grasp").lines.first?.contains(lab.vB) == true)
+
+        // A shim-UDP flow to echo-app from the generator's namespace.
+        let allocated = try inNamespace(lab.gen) { () -> Bool in
+            let node = try ShimUDPDriver(address: IPAddress("198.18.0.1")!)
+            let (f, _) = try node.allocate(to: "echo-app", host: "198.18.0.2")
+            let deadline = SystemClock.monotonicMilliseconds + 5000
+            while SystemClock.monotonicMilliseconds < deadline {
+                for a in try node.poll(milliseconds: 20) {
+                    if case .flowAllocated(f, _) = a { return true }
+                    if case .flowFailed(f, _) = a { return false }
+                }
+            }
+            return false
+        }
+        #expect(allocated)
+        let shim = try ask(lab.dut, "list shim-udp")
+        #expect(shim.lines.contains { $0.contains("to echo-app from 198.18.0.1") && $0.contains("accepted") }, "\(shim)")
+        let (status, text) = p.stop()
+        #expect(status == 0 && text.contains("control plane: shim-udp on 198.18.0.2:3359, GRASP on \(lab.vB)"), "\(text)")
     }
 }

@@ -108,6 +108,18 @@ import Testing
         if case .rateLimit(_, let rate, let burst) = nodeFlows.bound[1].op { #expect(rate == 500 && burst == 50, "each worker its share") }
     }
 
+    @Test func controlPlaneServicesParse() throws {
+        let c = try NodeConfig.parse("""
+        ports: [af_xdp:a:0, af_xdp:b:0]
+        grasp: {interfaces: [a], alm: {address: "fd00:18::2", interval: 2}}
+        shim-udp: {address: 198.18.0.2, applications: [echo-app, ftp]}
+        """, file: "n.yaml")
+        #expect(c.grasp?.interfaces == ["a"] && c.grasp?.alm == NodeConfig.ALM(address: IPAddress("fd00:18::2")!, port: 3359, interval: 2))
+        #expect(c.shimUDP == NodeConfig.ShimService(address: IPAddress("198.18.0.2")!, applications: ["echo-app", "ftp"]))
+        expectRefused("ports: [af_xdp:a:0, af_xdp:b:0]\nshim-udp: {applications: [x]}\n", 2, 11, "shim-udp", "'address' is missing")
+        expectRefused("ports: [af_xdp:a:0, af_xdp:b:0]\ngrasp: {alm: {address: here}}\n", 2, 24, "grasp.alm.address", "'here' is not an IPv4 or IPv6 address")
+    }
+
     static let flowMistakes: [(String, Int, Int, String, String)] = [
         ("flows:\n  - {name: a, filter: \"[ ethernet | * ]\", pre-route: [counter, mirror]}\n", 2, 64, "flows[0].pre-route[1]", "unknown stage 'mirror'"),
         ("flows:\n  - {name: a, filter: \"[ ethernet | ipp | * ]\"}\n", 2, 37, "flows[0].filter", "unknown protocol 'ipp'"),

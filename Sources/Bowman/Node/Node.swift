@@ -26,6 +26,9 @@ public final class Node: NodeServices {
     public private(set) var captures: Captures?
     /// The config's flows and their stages (nil without a flows section).
     public private(set) var flows: NodeFlows?
+    /// GRASP, Bowman.ALM and shim-UDP (the config's grasp and shim-udp sections).
+    var controlLoop: ManagementLoop?
+    var shimEvents: [String] = []
     /// Counter values when `clear counters` was last given (the console shows the difference; metrics never go back).
     var baseline: [WorkerStats.Snapshot] = []
     /// Failed logins per address: (count, first at), for barring a guesser.
@@ -55,6 +58,7 @@ public final class Node: NodeServices {
         }
         try startConsole(config.console)
         try startMetrics(config.metrics)
+        try startControlPlane()
         registerStatic()
     }
 
@@ -145,6 +149,7 @@ public final class Node: NodeServices {
     }
 
     func closeServices() {
+        controlLoop = nil
         console?.close(); console = nil
         metricsServer?.close(); metricsServer = nil
     }
@@ -170,6 +175,8 @@ public final class Node: NodeServices {
         metricsServer?.service(ready: ready, now: now)
         captures?.drain()
         if let f = flows, let r = running { f.drain(r.stageStates) }
+        // GRASP, the ALM and shim-UDP: their own poll(2), briefly (they keep their timers).
+        controlLoop?.runOnce(milliseconds: capturing ? 0 : 5)
         if let f = reloadFlag, f.isSet {
             f.clear()
             log(reload())
@@ -239,6 +246,47 @@ public final class Node: NodeServices {
             failedLogins[peer.address] = nil
             log("console: \(peer.address) barred for 300 s after \(f.count) failed tries")
         }
+    }
+
+    // MARK: control-plane services
+
+    func startControlPlane() throws {
+        var shim: ShimUDPDriver?, grasp: GRASPDriver?, alm: ALMDriver?
+        if let k = config.shimUDP {
+            do { shim = try ShimUDPDriver(address: k.address) } catch { throw DataPlane.Failure("shim-udp.address \(k.address): \(error)") }
+            for a in k.applications { shim!.register(a) }
+        }
+        if let g = config.grasp {
+            do { grasp = try GRASPDriver(interfaces: g.interfaces) } catch { throw DataPlane.Failure("grasp: \(error)") }
+            if let a = g.alm {
+                alm = ALMDriver(node: grasp!, alm: ShimUDP.Endpoint(a.address, a.port), interval: UInt64(a.interval * 1000))
+            }
+        }
+        guard shim != nil || grasp != nil else { return }
+        let loop = ManagementLoop(shim: shim, grasp: grasp, alm: alm)
+        loop.onNeighbour = { [unowned self] n in self.log("grasp: \(n)") }
+        loop.onShim = { [unowned self, weak shim] a in
+            switch a {
+            case .flowRequest(let f, let app, let from):
+                // Registered applications are accepted: the node is their endpoint.
+                _ = try? shim?.accept(f)
+                self.note("shim-udp: flow \(f) to \(app) from \(from) accepted")
+            case .flowAllocated(let f, let peer): self.note("shim-udp: flow \(f) allocated with \(peer)")
+            case .flowFailed(let f, let why): self.note("shim-udp: flow \(f) failed: \(why)")
+            case .flowDeleted(let f): self.note("shim-udp: flow \(f) deleted")
+            default: break
+            }
+        }
+        controlLoop = loop
+        log("control plane: " + [shim.map { "shim-udp on \($0.address):\(ShimUDP.listenPort)" },
+                                 grasp.map { "GRASP on " + $0.interfaces.map(\.name).joined(separator: ", ") },
+                                 alm.map { _ in "Bowman.ALM every \(config.grasp!.alm!.interval) s" }].compactMap { $0 }.joined(separator: ", "))
+    }
+
+    func note(_ line: String) {
+        log(line)
+        shimEvents.append(line)
+        if shimEvents.count > 100 { shimEvents.removeFirst() }
     }
 
     // MARK: metrics
@@ -365,7 +413,36 @@ public final class Node: NodeServices {
 
     // MARK: the info registry
 
+    func registerControlPlane() {
+        guard let loop = controlLoop else { return }
+        if let alm = loop.alm {
+            registry.put(InfoRegistry.Entry(name: "neighbours", help: "the Bowman.ALM neighbours GRASP found, with their ALM endpoints", list: {
+                alm.neighbours.values.sorted { $0.grasp.description < $1.grasp.description }.enumerated().map { i, n in "\(i) \(n)" }
+            }, show: { i in
+                let all = alm.neighbours.values.sorted { $0.grasp.description < $1.grasp.description }
+                guard let k = Int(i), k >= 0, k < all.count else { return nil }
+                let n = all[k]
+                return ["neighbour \(n.grasp)", "ALM " + (n.alm.map { "\($0)" } ?? "none"), "value \(n.value)",
+                        "seen \((SystemClock.monotonicMilliseconds &- n.lastSeen) / 1000) s ago"]
+            }))
+        }
+        if let g = loop.grasp {
+            registry.put(InfoRegistry.Entry(name: "grasp", help: "the GRASP speaker: interfaces and errors", list: {
+                g.interfaces.enumerated().map { i, f in "\(i) \(f)" } + loop.errors.suffix(10).map { "error: \($0)" }
+            }, show: { i in
+                guard let k = Int(i), k >= 0, k < g.interfaces.count else { return nil }
+                return ["interface \(g.interfaces[k].name)", "index \(g.interfaces[k].index)", "link-local \(g.interfaces[k].linkLocal)"]
+            }))
+        }
+        if let shim = loop.shim {
+            registry.put(InfoRegistry.Entry(name: "shim-udp", help: "shim-UDP flows and the last events", list: { [unowned self] in
+                shim.machine.info + self.shimEvents.suffix(10)
+            }, show: { _ in nil }))
+        }
+    }
+
     func registerStatic() {
+        registerControlPlane()
         registry.put(InfoRegistry.Entry(name: "config", help: "the config file, its sections, and the last reload", list: { [unowned self] in
             ["0 \(self.config.file)", "sections: " + NodeConfig.sections.joined(separator: " "),
              "reloads applied \(self.reloads.applied), refused \(self.reloads.refused); last: \(self.lastReload)"]

@@ -94,6 +94,30 @@ public struct NodeConfig: Equatable, Sendable {
     public var flows: [Flow] = []
     public static let stageNames = ["counter", "rate-limit", "sample", "deny"]
 
+    // MARK: control-plane services
+    /// GRASP (RFC 8990) on link-local IPv6, and Bowman.ALM over it.
+    public struct GRASPService: Equatable, Sendable {
+        /// Interfaces to speak on (empty: every one that is up, multicast-capable and has a link-local address).
+        public var interfaces: [String] = []
+        /// Advertise this node's ALM endpoint as Bowman.ALM and follow the neighbours that do.
+        public var alm: ALM?
+        public init() {}
+    }
+    public struct ALM: Equatable, Sendable {
+        public var address: IPAddress
+        public var port: UInt16
+        public var interval: Double
+        public init(address: IPAddress, port: UInt16, interval: Double) { self.address = address; self.port = port; self.interval = interval }
+    }
+    public var grasp: GRASPService?
+    /// Shim-UDP flow allocation (seed 000): a listener on `address`, port 3359, for `applications`.
+    public struct ShimService: Equatable, Sendable {
+        public var address: IPAddress
+        public var applications: [String]
+        public init(address: IPAddress, applications: [String]) { self.address = address; self.applications = applications }
+    }
+    public var shimUDP: ShimService?
+
     // MARK: services
     public struct Listen: Equatable, Sendable, CustomStringConvertible {
         public var address: IPAddress
@@ -123,7 +147,8 @@ public struct NodeConfig: Equatable, Sendable {
 
     public init() {}
 
-    public static let sections = ["node", "ports", "xdp", "forward", "routes", "classifier", "manager", "channels", "flows", "console", "metrics", "log"]
+    public static let sections = ["node", "ports", "xdp", "forward", "routes", "classifier", "manager", "channels", "flows", "grasp", "shim-udp",
+                                  "console", "metrics", "log"]
 
     /// Reads and parses a config file (no other file is opened).
     public static func load(_ path: String) throws(ConfigError) -> NodeConfig {
@@ -312,6 +337,35 @@ public struct NodeConfig: Equatable, Sendable {
             if c.flows.count > 4096 { throw v.error("at most 4096 flows") }
         }
 
+        if let v = f["grasp"] {
+            let g = try v.fields(["interfaces", "alm"])
+            var k = GRASPService()
+            k.interfaces = try g["interfaces"]?.list().map { (i: ConfigValue) throws(ConfigError) -> String in try i.nonEmptyString() } ?? []
+            if let a = g["alm"] {
+                let h = try a.fields(["address", "port", "interval"])
+                let av = try h.required("address")
+                let t = try av.string()
+                guard let address = IPAddress(t) else { throw av.error("'\(t)' is not an IPv4 or IPv6 address") }
+                k.alm = ALM(address: address, port: try h["port"]?.int(1...65535) ?? 3359, interval: try h["interval"]?.double(0.1...3600) ?? 10)
+            }
+            c.grasp = k
+        }
+        if let v = f["shim-udp"] {
+            let g = try v.fields(["address", "applications"])
+            let av = try g.required("address")
+            let t = try av.string()
+            guard let address = IPAddress(t) else { throw av.error("'\(t)' is not an IPv4 or IPv6 address") }
+            var apps: [String] = []
+            for a in try g["applications"]?.list() ?? [] {
+                let name = try a.nonEmptyString()
+                guard name.utf8.count <= 255, name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                    throw a.error("an application name is 1 to 255 bytes of UTF-8 without control characters")
+                }
+                apps.append(name)
+            }
+            c.shimUDP = ShimService(address: address, applications: apps)
+        }
+
         if let v = f["console"] {
             let g = try v.fields(["listen", "secret-file", "max-connections", "idle-timeout", "session-timeout", "failure-delay", "max-failures"])
             var k = Console()
@@ -360,6 +414,8 @@ public struct NodeConfig: Equatable, Sendable {
         if rules != old.rules { out.append("classifier") }
         if channels != old.channels { out.append("channels") }
         if flows != old.flows { out.append("flows") }
+        if grasp != old.grasp { out.append("grasp") }
+        if shimUDP != old.shimUDP { out.append("shim-udp") }
         if manager != old.manager { out.append("manager") }
         if console != old.console { out.append("console") }
         if metrics != old.metrics { out.append("metrics") }
