@@ -22,7 +22,9 @@ let package = Package(
         // The same parse written in C, compiled here with clang -O2 (SwiftPM release).
         .target(name: "CParseReference", path: "C/CParseReference"),
         .target(name: "BenchSupport",
-                dependencies: [.product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman)],
+                dependencies: [.product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
+                               .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanIO", package: bowman),
+                               .product(name: "BowmanSystem", package: bowman)],
                 path: "Support"),
         .executableTarget(
             name: "Parse",
@@ -41,7 +43,7 @@ let package = Package(
                 .product(name: "BowmanPipeline", package: bowman), .product(name: "BowmanIO", package: bowman),
                 .product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
                 .product(name: "BowmanClassifier", package: bowman), .product(name: "BowmanSystem", package: bowman), "ClassifyWorkload",
-                .product(name: "BowmanRouting", package: bowman),
+                .product(name: "BowmanRouting", package: bowman), "BenchSupport",
             ],
             path: "Benchmarks/Worker",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
@@ -70,6 +72,14 @@ let package = Package(
                            .product(name: "BowmanCore", package: bowman)],
             path: "Benchmarks/Route",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // The worker loop's cost of stages and capture taps as instruction
+        // counts: run under callgrind with 0 and N rounds (Bench/run-stage-cost).
+        .executableTarget(
+            name: "stage-cost",
+            dependencies: ["BenchSupport", "ClassifyWorkload", .product(name: "BowmanPipeline", package: bowman),
+                           .product(name: "BowmanPacket", package: bowman), .product(name: "BowmanCore", package: bowman),
+                           .product(name: "BowmanSystem", package: bowman)],
+            path: "Tools/stage-cost"),
         // Interleaved Swift/C rounds with a plain clock, printing the ratio.
         .executableTarget(
             name: "parse-ratio",

@@ -84,6 +84,7 @@ public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: Forw
         var unmatched: UInt64 = 0, overflow: UInt64 = 0
         let counts = flows.counts, capacity = flows.capacity
         let n = burst.count
+        var verdict = BurstVerdict.drop
         withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Burst.capacity) { packets in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: Burst.capacity) { demux in
                 for k in 0..<n { packets[k] = UnsafeRawBufferPointer(burst.packet(at: k, in: pool)) }
@@ -100,18 +101,27 @@ public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: Forw
                     let d = demux[k]
                     if d < 0 { unmatched &+= 1 } else if d < capacity { counts[d] &+= 1 } else { overflow &+= 1 }
                 }
-                let staged = slots.preRoute(burst, input: input, demux: demux.baseAddress.unsafelyUnwrapped, pool: pool)
+                let ids = demux.baseAddress.unsafelyUnwrapped
+                let staged = slots.preRoute(burst, input: input, demux: ids, pool: pool)
                 if (dropUnmatched && unmatched > 0) || staged {
                     let all = dropUnmatched
-                    burst.compact(dropping: { demux[$0] == FlowSlotsDrop || (all && demux[$0] < 0) }, removed: { pool.release(index: $0) })
+                    let gone = { (k: Int) in ids[k] == FlowSlotsDrop || (all && ids[k] < 0) }
+                    burst.compact(dropping: gone, removed: { pool.release(index: $0) })
+                    // The demux ids follow their packets (the slots after the function read them).
+                    var w = 0
+                    for k in 0..<n where !gone(k) { ids[w] = ids[k]; w += 1 }
                 }
+                tables.quiescent(worker: worker)
+                if burst.isEmpty { return }
+                let before = burst.count
+                verdict = next.process(&burst, input: input, pool: &pool)
+                // A function that keeps its burst's packets in place (all do) lets the later slots see them.
+                if burst.count == before { verdict = slots.afterRoute(&burst, verdict: verdict, input: input, demux: ids, pool: pool) }
             }
         }
-        tables.quiescent(worker: worker)
         if unmatched > 0 { unmatchedTotal &+= unmatched; flows.unmatched.store(unmatchedTotal, ordering: .relaxed) }
         if overflow > 0 { overflowTotal &+= overflow; flows.overflow.store(overflowTotal, ordering: .relaxed) }
-        if burst.isEmpty { return .drop }
-        return next.process(&burst, input: input, pool: &pool)
+        return verdict
     }
 }
 

@@ -17,51 +17,79 @@ public enum StageOp: Sendable, Equatable, BitwiseCopyable {
     case deny(slot: Int)
 }
 
+/// The slots a forwarding function exports, where a flow's stages bind:
+/// `preRoute` (after classification, before the function), `postRoute`
+/// (after the function's verdict, on packets it forwards) and `drop` (on
+/// packets it dropped).
+public enum FlowSlot: Int, CaseIterable, Sendable {
+    case preRoute = 0, postRoute = 1, drop = 2
+    public var name: String { ["pre-route", "post-route", "drop"][rawValue] }
+}
+
 /// What the flows' slots hold, compiled once at configuration time (the
 /// management core) and shared read-only by every worker: per flow (demux
-/// id) the channel's ports it subscribes on and the stages bound at its
-/// `pre-route` slot, in order.
+/// id) the channel's ports it subscribes on and, per slot, the stages
+/// bound there, in order.
 public final class FlowProgram: @unchecked Sendable {
     public let flowCount: Int
     /// Per flow: bit P set when the flow's channel includes port P (all bits: any port).
     @usableFromInline let portMasks: UnsafeMutablePointer<UInt64>
-    /// Flow d's stages are ops[starts[d]..<starts[d+1]].
+    /// Slot s of flow d: ops[starts[s * (flowCount + 1) + d] ..< starts[s * (flowCount + 1) + d + 1]].
     @usableFromInline let starts: UnsafeMutablePointer<Int>
     @usableFromInline let ops: UnsafeMutablePointer<StageOp>
-    public let stages: [[StageOp]]
+    /// Whether any flow binds a stage after the function (post-route or drop), and at each of those slots.
+    @usableFromInline let afterFunction: Bool
+    @usableFromInline let hasPostRoute: Bool
+    @usableFromInline let hasDrop: Bool
     /// State slots each worker needs.
     public let slotCount: Int
     public let samplerCount: Int
 
-    /// `preRoute[d]`: flow d's stages; `ports[d]`: its channel's port indices (nil: every port).
-    public init(preRoute: [[StageOp]], ports: [[Int]?]) {
-        precondition(preRoute.count == ports.count)
-        flowCount = preRoute.count
-        stages = preRoute
+    /// `slots[s][d]`: flow d's stages at slot s (`FlowSlot` order; missing slots are empty);
+    /// `ports[d]`: its channel's port indices (nil: every port).
+    public init(slots: [[[StageOp]]], ports: [[Int]?]) {
+        flowCount = ports.count
         let masks = ports.map { p in p.map { $0.reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1 & 63)) } } ?? ~0 }
         var s: [Int] = [], o: [StageOp] = []
-        var slots = 0, rings = 0
-        for stages in preRoute {
-            s.append(o.count)
-            for op in stages {
-                o.append(op)
-                switch op {
-                case .counter(let k), .deny(let k): slots = max(slots, k + 2)
-                case .rateLimit(let k, _, _): slots = max(slots, k + 3)
-                case .sample(let k, _, let r): slots = max(slots, k + 2); rings = max(rings, r + 1)
+        var stateSlots = 0, rings = 0, after = false, post = false, drop = false
+        for slot in 0..<FlowSlot.allCases.count {
+            for d in 0..<flowCount {
+                s.append(o.count)
+                let stages = slot < slots.count && d < slots[slot].count ? slots[slot][d] : []
+                if slot > 0 && !stages.isEmpty { after = true }
+                if slot == FlowSlot.postRoute.rawValue && !stages.isEmpty { post = true }
+                if slot == FlowSlot.drop.rawValue && !stages.isEmpty { drop = true }
+                for op in stages {
+                    o.append(op)
+                    switch op {
+                    case .counter(let k), .deny(let k): stateSlots = max(stateSlots, k + 2)
+                    case .rateLimit(let k, _, _): stateSlots = max(stateSlots, k + 3)
+                    case .sample(let k, _, let r): stateSlots = max(stateSlots, k + 2); rings = max(rings, r + 1)
+                    }
                 }
             }
+            s.append(o.count)
         }
-        s.append(o.count)
         portMasks = .allocate(capacity: max(1, masks.count))
         portMasks.initialize(from: masks, count: masks.count)
         starts = .allocate(capacity: s.count)
         starts.initialize(from: s, count: s.count)
         ops = .allocate(capacity: max(1, o.count))
         ops.initialize(from: o, count: o.count)
-        slotCount = slots
+        afterFunction = after
+        hasPostRoute = post
+        hasDrop = drop
+        slotCount = stateSlots
         samplerCount = rings
     }
+
+    /// Stages at the pre-route slot only.
+    public convenience init(preRoute: [[StageOp]], ports: [[Int]?]) {
+        self.init(slots: [preRoute], ports: ports)
+    }
+
+    @inlinable func first(_ slot: Int, _ d: Int) -> Int { starts[slot &* (flowCount &+ 1) &+ d] }
+    @inlinable func end(_ slot: Int, _ d: Int) -> Int { starts[slot &* (flowCount &+ 1) &+ d &+ 1] }
 
     deinit {
         portMasks.deallocate()
@@ -102,6 +130,10 @@ public protocol FlowSlots: Sendable {
     /// `demux[k]` to `FlowSlotsDrop` for a packet a stage dropped. Returns
     /// whether any was.
     mutating func preRoute(_ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> Bool
+    /// Runs the post-route stages of each forwarded packet's flow and the
+    /// drop-slot stages of each dropped one; returns the verdict, with the
+    /// packets a post-route stage dropped turned to the dropping egress.
+    mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> BurstVerdict
 }
 
 /// The demux id a stage gives a packet it drops.
@@ -110,6 +142,8 @@ public let FlowSlotsDrop = -2
 public struct NoSlots: FlowSlots {
     public init() {}
     @inlinable public mutating func preRoute(_ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> Bool { false }
+    @inlinable public mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>,
+                                               pool: borrowing FramePool) -> BurstVerdict { verdict }
 }
 
 public struct BoundSlots: FlowSlots {
@@ -117,28 +151,67 @@ public struct BoundSlots: FlowSlots {
     @usableFromInline let state: FlowStageState
     public init(program: FlowProgram, state: FlowStageState) { self.program = program; self.state = state }
 
-    /// The stages run over runs of consecutive packets of one flow (one
-    /// kind of traffic arrives in runs): a counter adds a run at once, a
-    /// token bucket hands out a run's tokens at once; a burst of mixed
-    /// flows is runs of one.
     @inlinable public mutating func preRoute(_ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> Bool {
+        var now: UInt64 = 0
+        return run(FlowSlot.preRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { _ in 0 }
+    }
+
+    @inlinable public mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>,
+                                               pool: borrowing FramePool) -> BurstVerdict {
+        guard program.afterFunction else { return verdict }
+        var now: UInt64 = 0
+        switch verdict {
+        case .drop:
+            // Every packet was dropped: the drop slot's stages (counting and sampling) see them.
+            if program.hasDrop { _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { _ in 0 } }
+            return .drop
+        case .forward(let o):
+            // Every packet is forwarded: only post-route; what a stage drops turns the verdict per packet.
+            guard program.hasPostRoute, run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, group: { _ in 0 }) else {
+                return verdict
+            }
+            let port = UInt8(truncatingIfNeeded: o)
+            for k in 0..<burst.count { burst.setEgress(demux[k] == FlowSlotsDrop ? Burst.dropEgress : port, at: k) }
+            return .perPacket
+        case .perPacket:
+            if program.hasDrop {
+                _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { k in
+                    burst.egress(at: k) == Burst.dropEgress ? 0 : 1
+                }
+            }
+            guard program.hasPostRoute, run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, group: { k in
+                burst.egress(at: k) == Burst.dropEgress ? 1 : 0
+            }) else { return .perPacket }
+            for k in 0..<burst.count where demux[k] == FlowSlotsDrop { burst.setEgress(Burst.dropEgress, at: k) }
+            return .perPacket
+        }
+    }
+
+    /// Runs slot `slot`'s stages over runs of consecutive packets of one
+    /// flow (one kind of traffic arrives in runs): a counter adds a run at
+    /// once, a token bucket hands out a run's tokens at once; a burst of
+    /// mixed flows is runs of one. `group(k)` splits runs further (0: the
+    /// packet takes part, anything else: it does not); a packet a stage
+    /// drops gets the demux id `FlowSlotsDrop`. Returns whether any was.
+    @inlinable mutating func run(_ slot: Int, _ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool,
+                                 now: inout UInt64, group: (Int) -> Int) -> Bool {
         let s = state.slots
         let flows = program.flowCount
         let n = burst.count
         var dropped = false
-        var now: UInt64 = 0
         let bit = UInt64(1) << UInt64(input & 63)
         var k = 0
         while k < n {
             let d = demux[k]
+            let g = group(k)
             var e = k + 1
-            while e < n && demux[e] == d { e += 1 }
+            while e < n && demux[e] == d && group(e) == g { e += 1 }
             defer { k = e }
-            guard d >= 0, d < flows, program.portMasks[d] & bit != 0 else { continue }
+            guard g == 0, d >= 0, d < flows, program.portMasks[d] & bit != 0 else { continue }
             // Packets k..<e are flow d's; `alive` of them still go on (a stage drops from the end).
             var alive = e - k
-            var i = program.starts[d]
-            let last = program.starts[d + 1]
+            var i = program.first(slot, d)
+            let last = program.end(slot, d)
             while i < last && alive > 0 {
                 switch program.ops[i] {
                 case .counter(let c):
@@ -174,7 +247,7 @@ public struct BoundSlots: FlowSlots {
                             ring.push(1, size: { _ in min(p.count, CaptureRing.maxBytes) }) { _, into in
                                 let m = min(p.count, CaptureRing.maxBytes)
                                 if m > 0 { into.copyMemory(from: p.baseAddress!, byteCount: m) }
-                                return CaptureHeader(port: UInt8(truncatingIfNeeded: input), point: 0, length: UInt32(m),
+                                return CaptureHeader(port: UInt8(truncatingIfNeeded: input), point: UInt8(slot), length: UInt32(m),
                                                      wireLength: UInt32(p.count), timestamp: ts)
                             }
                         }

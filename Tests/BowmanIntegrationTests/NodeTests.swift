@@ -260,6 +260,8 @@ struct NodeTests {
             pre-route:
               - counter
               - sample: {every: 4, file: ping.pcap}
+            post-route: [counter]
+            drop: [counter]
           - name: discard
             filter: "[ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_UDP) | udp (dport = 9) | * ]"
             pre-route: [counter, deny]
@@ -280,7 +282,14 @@ struct NodeTests {
         // The requests came in on west (vB); the replies on vC are the flow's too but not its channel's.
         #expect(flows.lines[0].hasPrefix("0 ping on west: packets 40; pre-route counter: packets 20, bytes 1960; pre-route sample 1/4 into"),
                 "\(flows.lines[0])")
-        #expect(flows.lines[0].hasSuffix("seen 20, copied 5"), "\(flows.lines[0])")
+        #expect(flows.lines[0].contains("seen 20, copied 5; post-route counter: packets "), "\(flows.lines[0])")
+        // After the router: forwarded at once (post-route), or held for its next hop's resolution and
+        // sent by the management core (to the workers, the function dropped them: the drop slot).
+        func counted(_ slot: String) -> Int {
+            guard let r = flows.lines[0].range(of: "\(slot) counter: packets ") else { return -1 }
+            return Int(flows.lines[0][r.upperBound...].prefix { $0.isNumber }) ?? -1
+        }
+        #expect(counted("post-route") + counted("drop") == 20 && counted("post-route") >= 15, "\(flows.lines[0])")
         #expect(flows.lines[1].hasPrefix("1 discard: packets 10; pre-route counter: packets 10,") && flows.lines[1].hasSuffix("pre-route deny: denied 10"),
                 "\(flows.lines[1])")
         #expect(try ask(lab.dut, "show flows ping").lines.contains("channel west"))

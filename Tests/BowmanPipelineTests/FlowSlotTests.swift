@@ -13,20 +13,20 @@ import Testing
 /// (and count) what they must, a sampler copies one in N, a channel limits
 /// a flow to its ports.
 @Suite struct FlowSlotTests {
-    final class SlotRig: @unchecked Sendable {
+    final class SlotRig<F: ForwardingFunction>: @unchecked Sendable {
         var pool = try! FramePool(frameSize: 2048, frameCount: 256)
         var a = MemoryPort(name: "in"), b = MemoryPort(name: "out")
-        var function: ClassifyFunction<L2ForwardFunction, BoundSlots>
+        var function: ClassifyFunction<F, BoundSlots>
         let stats = WorkerStats(), stop = StopFlag()
         let flows = FlowCounters(capacity: 16)
         let tables: TablePublisher<ClassifierTables>
         let state: FlowStageState
 
-        init(rules: [(String, Int)], program: FlowProgram) throws {
+        init(rules: [(String, Int)], program: FlowProgram, then f: F) throws {
             tables = TablePublisher(try flatTable(rules), workers: 1)
             state = FlowStageState(program)
             function = ClassifyFunction(tables: tables, worker: 0, flows: flows, dropUnmatched: false,
-                                        slots: BoundSlots(program: program, state: state), then: L2ForwardFunction())
+                                        slots: BoundSlots(program: program, state: state), then: f)
         }
 
         func run(_ frames: [[UInt8]], onB: [[UInt8]] = []) throws {
@@ -50,7 +50,7 @@ import Testing
 
     @Test func aCounterAtPreRouteCountsExactlyItsFlow() throws {
         let p = FlowProgram(preRoute: [[.counter(slot: 0)], [], []], ports: [nil, nil, nil])
-        let rig = try SlotRig(rules: Self.rules, program: p)
+        let rig = try SlotRig(rules: Self.rules, program: p, then: L2ForwardFunction())
         let frames = (0..<3000).map { udpFrame([53, 80, 7][$0 % 3]) }
         try rig.run(frames)
         #expect(rig.state.value(0) == 1000, "packets")
@@ -63,7 +63,7 @@ import Testing
         // Flow 0 denied; flow 1 at 10 packets/s with a burst of 50: of 1000 sent at once, about 50 pass.
         let p = FlowProgram(preRoute: [[.counter(slot: 0), .deny(slot: 2)], [.rateLimit(slot: 3, rate: 10, burst: 50), .counter(slot: 6)], []],
                             ports: [nil, nil, nil])
-        let rig = try SlotRig(rules: Self.rules, program: p)
+        let rig = try SlotRig(rules: Self.rules, program: p, then: L2ForwardFunction())
         let frames = (0..<3000).map { udpFrame([53, 80, 7][$0 % 3]) }
         try rig.run(frames)
         #expect(rig.state.value(0) == 1000 && rig.state.value(2) == 1000, "counted, then denied")
@@ -77,12 +77,32 @@ import Testing
     @Test func aSamplerCopiesOneInNAndAChannelLimitsAFlowToItsPorts() throws {
         // Flow 0 on port 1 only (its channel): packets of it on port 0 meet no stage.
         let p = FlowProgram(preRoute: [[.counter(slot: 0)], [.sample(slot: 2, every: 10, ring: 0)], []], ports: [[1], nil, nil])
-        let rig = try SlotRig(rules: Self.rules, program: p)
+        let rig = try SlotRig(rules: Self.rules, program: p, then: L2ForwardFunction())
         try rig.run((0..<500).map { udpFrame([53, 80][$0 % 2]) }, onB: (0..<40).map { _ in udpFrame(53) })
         #expect(rig.state.value(0) == 40, "only the flow's packets on its channel's port")
         #expect(rig.state.value(2) == 250 && rig.state.value(3) == 25, "one in ten of 250")
         var copies = 0
         _ = rig.state.samplers[0].pop(max: .max) { h, bytes in copies += 1; #expect(bytes.count == Int(h.wireLength)) }
         #expect(copies == 25)
+    }
+
+    @Test func postRouteSeesWhatIsForwardedAndTheDropSlotWhatIsDropped() throws {
+        // Flow 0: counted before and after the function, denied after it; flow 1: counted after.
+        let p = FlowProgram(slots: [[[.counter(slot: 0)], [], []], [[.counter(slot: 2), .deny(slot: 4)], [.counter(slot: 6)], []], [[], [], []]],
+                            ports: [nil, nil, nil])
+        let rig = try SlotRig(rules: Self.rules, program: p, then: L2ForwardFunction())
+        try rig.run((0..<900).map { udpFrame([53, 80, 7][$0 % 3]) })
+        #expect(rig.state.value(0) == 300 && rig.state.value(2) == 300 && rig.state.value(4) == 300)
+        #expect(rig.state.value(6) == 300)
+        #expect(rig.b.sent.count == 600, "flow 0 denied after the function")
+        #expect(rig.pool.audit().isConsistent)
+
+        // Behind a function that drops everything: the drop slot counts, post-route sees nothing.
+        let q = FlowProgram(slots: [[[], [], []], [[.counter(slot: 0)], [], []], [[.counter(slot: 2)], [.counter(slot: 4)], []]],
+                            ports: [nil, nil, nil])
+        let dropper = try SlotRig(rules: Self.rules, program: q, then: DropFunction())
+        try dropper.run((0..<600).map { udpFrame([53, 80][$0 % 2]) })
+        #expect(dropper.state.value(0) == 0 && dropper.state.value(2) == 300 && dropper.state.value(4) == 300)
+        #expect(dropper.b.sent.isEmpty && dropper.pool.audit().isConsistent)
     }
 }

@@ -128,6 +128,7 @@ import Testing
         ("flows:\n  - {name: a, filter: \"[ * ]\", pre-route: [{rate-limit: {rate: fast}}]}\n", 2, 64, "flows[0].pre-route[0].rate-limit.rate", "'fast' is not a number"),
         ("flows:\n  - {name: a, filter: \"[ * ]\"}\n  - {name: a, filter: \"[ * ]\"}\n", 3, 12, "flows[1].name", "flow 'a' is given twice"),
         ("channels:\n  - {name: c, ports: [eth9]}\n", 2, 23, "channels[0].ports[0]", "'eth9' is not one of the node's ports"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\", drop: [deny]}\n", 2, 39, "flows[0].drop[0]", "nothing to drop at the drop slot"),
         ("classifier: {rules: r}\nflows:\n  - {name: a, filter: \"[ * ]\"}\n", 3, 3, "flows", "give flows or classifier.rules"),
     ]
 

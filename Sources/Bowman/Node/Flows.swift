@@ -12,6 +12,7 @@ import BowmanSystem
 public final class NodeFlows {
     public struct Bound: Sendable {
         public var flow: Int
+        public var slot: FlowSlot
         public var stage: NodeConfig.Stage
         public var op: StageOp
     }
@@ -36,7 +37,7 @@ public final class NodeFlows {
     public init(_ c: NodeConfig, workers: Int) throws {
         config = c.flows
         var cl = Classifier(policy: .mostPredicates)
-        var preRoute: [[StageOp]] = []
+        var slots: [[[StageOp]]] = FlowSlot.allCases.map { _ in [] }
         var ports: [[Int]?] = []
         var bound: [Bound] = []
         var slot = 0, rings = 0
@@ -44,8 +45,9 @@ public final class NodeFlows {
         for (i, f) in c.flows.enumerated() {
             try cl.addFilter(f.filter, demuxID: i)
             ports.append(f.channel.flatMap { name in c.channels.first { $0.name == name }?.ports })
+            for at in FlowSlot.allCases {
             var ops: [StageOp] = []
-            for st in f.preRoute {
+            for st in f.slots[at.rawValue] {
                 let op: StageOp
                 switch st {
                 case .counter: op = .counter(slot: slot); slot += 2
@@ -56,12 +58,13 @@ public final class NodeFlows {
                 case .sample(let every, _): op = .sample(slot: slot, every: UInt64(every), ring: rings); slot += 2; rings += 1
                 }
                 ops.append(op)
-                bound.append(Bound(flow: i, stage: st, op: op))
+                bound.append(Bound(flow: i, slot: at, stage: st, op: op))
             }
-            preRoute.append(ops)
+            slots[at.rawValue].append(ops)
+            }
         }
         classifier = cl
-        program = FlowProgram(preRoute: preRoute, ports: ports)
+        program = FlowProgram(slots: slots, ports: ports)
         self.bound = bound
         stores = c.flows.map { _ in [:] }
     }

@@ -591,13 +591,13 @@ public final class Node: NodeServices {
         func packets(_ d: Int) -> UInt64 { cl?.flows.reduce(UInt64(0)) { $0 + $1.count(d) } ?? 0 }
         func stages(_ d: Int) -> [String] {
             f.bound.filter { $0.flow == d }.map { b in
-                "pre-route \(b.stage): " + f.values(b, r.stageStates).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                "\(b.slot.name) \(b.stage): " + f.values(b, r.stageStates).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
             }
         }
         registry.put(InfoRegistry.Entry(name: "flows", help: "the config's flows: channel, packets, the stages bound at their slots", list: {
             f.config.enumerated().map { d, fl in
                 "\(d) \(fl.name)" + (fl.channel.map { " on \($0)" } ?? "") + ": packets \(packets(d))"
-                    + (fl.preRoute.isEmpty ? "" : "; " + stages(d).joined(separator: "; "))
+                    + (stages(d).isEmpty ? "" : "; " + stages(d).joined(separator: "; "))
             }
         }, show: { i in
             guard let d = f.index(i) else { return nil }

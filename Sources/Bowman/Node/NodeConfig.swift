@@ -90,6 +90,12 @@ public struct NodeConfig: Equatable, Sendable {
         public var channel: String?
         public var filter: String
         public var preRoute: [Stage]
+        /// After the forwarding function, on the packets it forwards.
+        public var postRoute: [Stage] = []
+        /// On the packets the forwarding function dropped.
+        public var dropSlot: [Stage] = []
+        /// The stages by slot, in `FlowSlot` order.
+        public var slots: [[Stage]] { [preRoute, postRoute, dropSlot] }
     }
     public var flows: [Flow] = []
     public static let stageNames = ["counter", "rate-limit", "sample", "deny"]
@@ -304,7 +310,7 @@ public struct NodeConfig: Equatable, Sendable {
         if let v = f["flows"] {
             if c.rules != nil { throw v.error("give flows or classifier.rules, not both (the flows' filters are the classifier's rules)") }
             for item in try v.list() {
-                let g = try item.fields(["name", "channel", "filter", "pre-route"])
+                let g = try item.fields(["name", "channel", "filter", "pre-route", "post-route", "drop"])
                 let nameValue = try g.required("name")
                 let name = try nameValue.nonEmptyString()
                 if c.flows.contains(where: { $0.name == name }) { throw nameValue.error("flow '\(name)' is given twice") }
@@ -328,11 +334,17 @@ public struct NodeConfig: Equatable, Sendable {
                     }
                     throw filterValue.error("\(error)")
                 }
-                var stages: [Stage] = []
-                for st in try g["pre-route"]?.list() ?? [] {
-                    stages.append(try st.stage(c))
+                var bySlot: [[Stage]] = [[], [], []]
+                for (i, key) in ["pre-route", "post-route", "drop"].enumerated() {
+                    for st in try g[key]?.list() ?? [] {
+                        let stage = try st.stage(c)
+                        if key == "drop", stage == .deny || { if case .rateLimit = stage { true } else { false } }() {
+                            throw st.error("\(stage) has nothing to drop at the drop slot (counter and sample do)")
+                        }
+                        bySlot[i].append(stage)
+                    }
                 }
-                c.flows.append(Flow(name: name, channel: channel, filter: filter, preRoute: stages))
+                c.flows.append(Flow(name: name, channel: channel, filter: filter, preRoute: bySlot[0], postRoute: bySlot[1], dropSlot: bySlot[2]))
             }
             if c.flows.count > 4096 { throw v.error("at most 4096 flows") }
         }

@@ -97,7 +97,7 @@ final class NodeMetrics {
                 let stage: String
                 switch b.stage { case .counter: stage = "counter"; case .rateLimit: stage = "rate-limit"; case .sample: stage = "sample"; case .deny: stage = "deny" }
                 for (what, v) in f.values(b, r.stageStates) {
-                    mirror("bowman_flow_stage_total", [("flow", f.config[b.flow].name), ("slot", "pre-route"), ("stage", stage), ("counter", what)], v)
+                    mirror("bowman_flow_stage_total", [("flow", f.config[b.flow].name), ("slot", b.slot.name), ("stage", stage), ("counter", what)], v)
                 }
             }
         }
