@@ -1,6 +1,7 @@
 import BowmanControl
 import BowmanCore
 import BowmanSystem
+import Glibc
 
 /// A TCP connect made through the second shim: the source/destination
 /// pairs the policy allows are raced (staggered, RFC 8305), each attempt a
@@ -79,7 +80,11 @@ public enum SecondShimConnector {
             if list.isEmpty { SystemClock.sleep(milliseconds: 2); continue }
             let ready = Poll.wait(list.map { Poll.Request($0.value.descriptor, writable: true) }, milliseconds: 5)
             for (pair, socket) in list where ready.contains(socket.descriptor) {
-                if let err = socket.pendingError {
+                // Won only when connected to the pair's destination: SO_ERROR 0 alone also
+                // reads on a socket whose error was already taken.
+                let error = socket.pendingError
+                    ?? (socket.remoteAddress?.address == pair.destination && socket.remoteAddress?.port == port ? nil : Errno(ENOTCONN))
+                if let err = error {
                     reasons.append("\(pair): \(err)")
                     attempts.removeValue(forKey: pair)?.close()
                     if let r = try act(race.failed(pair, now: SystemClock.monotonicMilliseconds)) { return r }

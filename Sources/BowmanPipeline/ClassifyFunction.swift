@@ -78,6 +78,7 @@ public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: Forw
 
     @inlinable public func destination(forInput input: Int) -> Int? { next.destination(forInput: input) }
     @inlinable public mutating func idle() { next.idle() }
+    @inlinable public var burstHeadroom: Int { slots.headroom + next.burstHeadroom }
 
     @inlinable public mutating func process(_ burst: inout Burst, input: Int, pool: inout FramePool) -> BurstVerdict {
         let table = tables.current(worker: worker)
@@ -116,7 +117,13 @@ public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: Forw
                 let before = burst.count
                 verdict = next.process(&burst, input: input, pool: &pool)
                 // A function that keeps its burst's packets in place (all do) lets the later slots see them.
-                if burst.count == before { verdict = slots.afterRoute(&burst, verdict: verdict, input: input, demux: ids, pool: pool) }
+                if Slots.bindsAfterFunction && burst.count == before {
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Burst.capacity) { mirrors in
+                        let m = mirrors.baseAddress.unsafelyUnwrapped
+                        m.initialize(repeating: 0, count: before)
+                        verdict = slots.afterRoute(&burst, verdict: verdict, input: input, demux: ids, mirrors: m, pool: &pool)
+                    }
+                }
             }
         }
         if unmatched > 0 { unmatchedTotal &+= unmatched; flows.unmatched.store(unmatchedTotal, ordering: .relaxed) }

@@ -15,6 +15,8 @@ public enum StageOp: Sendable, Equatable, BitwiseCopyable {
     case sample(slot: Int, every: UInt64, ring: Int)
     /// The ACL verdict: drop.
     case deny(slot: Int)
+    /// A copy of the packet out of `port` too (post-route and drop slots).
+    case mirror(slot: Int, port: Int)
 }
 
 /// The slots a forwarding function exports, where a flow's stages bind:
@@ -41,9 +43,13 @@ public final class FlowProgram: @unchecked Sendable {
     @usableFromInline let afterFunction: Bool
     @usableFromInline let hasPostRoute: Bool
     @usableFromInline let hasDrop: Bool
-    /// State slots each worker needs.
+    /// Whether any stage mirrors.
+    public let mirrors: Bool
+    /// State slots each worker needs (slots 0 and 1: mirror copies made and refused for want of room).
     public let slotCount: Int
     public let samplerCount: Int
+    /// The first state slot a stage may use (0 and 1 are the mirrors' totals).
+    public static let firstStageSlot = 2
 
     /// `slots[s][d]`: flow d's stages at slot s (`FlowSlot` order; missing slots are empty);
     /// `ports[d]`: its channel's port indices (nil: every port).
@@ -51,7 +57,7 @@ public final class FlowProgram: @unchecked Sendable {
         flowCount = ports.count
         let masks = ports.map { p in p.map { $0.reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1 & 63)) } } ?? ~0 }
         var s: [Int] = [], o: [StageOp] = []
-        var stateSlots = 0, rings = 0, after = false, post = false, drop = false
+        var stateSlots = Self.firstStageSlot, rings = 0, after = false, post = false, drop = false, mirror = false
         for slot in 0..<FlowSlot.allCases.count {
             for d in 0..<flowCount {
                 s.append(o.count)
@@ -65,6 +71,7 @@ public final class FlowProgram: @unchecked Sendable {
                     case .counter(let k), .deny(let k): stateSlots = max(stateSlots, k + 2)
                     case .rateLimit(let k, _, _): stateSlots = max(stateSlots, k + 3)
                     case .sample(let k, _, let r): stateSlots = max(stateSlots, k + 2); rings = max(rings, r + 1)
+                    case .mirror(let k, _): stateSlots = max(stateSlots, k + 1); mirror = true
                     }
                 }
             }
@@ -79,6 +86,7 @@ public final class FlowProgram: @unchecked Sendable {
         afterFunction = after
         hasPostRoute = post
         hasDrop = drop
+        mirrors = mirror
         slotCount = stateSlots
         samplerCount = rings
     }
@@ -126,6 +134,10 @@ public final class FlowStageState: @unchecked Sendable {
 /// or the stages a config bound (`BoundSlots`). A generic parameter of
 /// `ClassifyFunction`, so the worker loop is specialised for it.
 public protocol FlowSlots: Sendable {
+    /// Whether anything can be bound after the function (false lets the loop skip it entirely).
+    static var bindsAfterFunction: Bool { get }
+    /// Room a burst keeps for mirror copies.
+    var headroom: Int { get }
     /// Runs the pre-route stages of each packet's flow (`demux[k]`); sets
     /// `demux[k]` to `FlowSlotsDrop` for a packet a stage dropped. Returns
     /// whether any was.
@@ -133,7 +145,10 @@ public protocol FlowSlots: Sendable {
     /// Runs the post-route stages of each forwarded packet's flow and the
     /// drop-slot stages of each dropped one; returns the verdict, with the
     /// packets a post-route stage dropped turned to the dropping egress.
-    mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> BurstVerdict
+    /// `mirrors` has a byte per packet, zero on entry; a mirror stage sets
+    /// it to its port + 1, and the copy is appended to the burst here.
+    mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>,
+                             mirrors: UnsafeMutablePointer<UInt8>, pool: inout FramePool) -> BurstVerdict
 }
 
 /// The demux id a stage gives a packet it drops.
@@ -141,50 +156,75 @@ public let FlowSlotsDrop = -2
 
 public struct NoSlots: FlowSlots {
     public init() {}
+    @inlinable public static var bindsAfterFunction: Bool { false }
+    @inlinable public var headroom: Int { 0 }
     @inlinable public mutating func preRoute(_ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> Bool { false }
     @inlinable public mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>,
-                                               pool: borrowing FramePool) -> BurstVerdict { verdict }
+                                               mirrors: UnsafeMutablePointer<UInt8>, pool: inout FramePool) -> BurstVerdict { verdict }
 }
 
 public struct BoundSlots: FlowSlots {
+    @inlinable public static var bindsAfterFunction: Bool { true }
+    /// Half a burst when a flow mirrors: bursts of 32 with room for 32 copies.
+    @inlinable public var headroom: Int { program.mirrors ? Burst.capacity / 2 : 0 }
     @usableFromInline let program: FlowProgram
     @usableFromInline let state: FlowStageState
     public init(program: FlowProgram, state: FlowStageState) { self.program = program; self.state = state }
 
     @inlinable public mutating func preRoute(_ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool) -> Bool {
         var now: UInt64 = 0
-        return run(FlowSlot.preRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { _ in 0 }
+        return run(FlowSlot.preRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, mirrors: nil) { _ in 0 }
     }
 
     @inlinable public mutating func afterRoute(_ burst: inout Burst, verdict: BurstVerdict, input: Int, demux: UnsafeMutablePointer<Int>,
-                                               pool: borrowing FramePool) -> BurstVerdict {
+                                               mirrors: UnsafeMutablePointer<UInt8>, pool: inout FramePool) -> BurstVerdict {
         guard program.afterFunction else { return verdict }
         var now: UInt64 = 0
+        let n = burst.count
+        var out = verdict
         switch verdict {
         case .drop:
-            // Every packet was dropped: the drop slot's stages (counting and sampling) see them.
-            if program.hasDrop { _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { _ in 0 } }
-            return .drop
+            // Every packet was dropped: the drop slot's stages (count, sample, mirror) see them.
+            if program.hasDrop { _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, mirrors: mirrors) { _ in 0 } }
         case .forward(let o):
             // Every packet is forwarded: only post-route; what a stage drops turns the verdict per packet.
-            guard program.hasPostRoute, run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, group: { _ in 0 }) else {
-                return verdict
+            if program.hasPostRoute,
+               run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, mirrors: mirrors, group: { _ in 0 }) {
+                let port = UInt8(truncatingIfNeeded: o)
+                for k in 0..<n { burst.setEgress(demux[k] == FlowSlotsDrop ? Burst.dropEgress : port, at: k) }
+                out = .perPacket
             }
-            let port = UInt8(truncatingIfNeeded: o)
-            for k in 0..<burst.count { burst.setEgress(demux[k] == FlowSlotsDrop ? Burst.dropEgress : port, at: k) }
-            return .perPacket
         case .perPacket:
             if program.hasDrop {
-                _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now) { k in
+                _ = run(FlowSlot.drop.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, mirrors: mirrors) { k in
                     burst.egress(at: k) == Burst.dropEgress ? 0 : 1
                 }
             }
-            guard program.hasPostRoute, run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, group: { k in
+            if program.hasPostRoute, run(FlowSlot.postRoute.rawValue, burst, input: input, demux: demux, pool: pool, now: &now, mirrors: mirrors, group: { k in
                 burst.egress(at: k) == Burst.dropEgress ? 1 : 0
-            }) else { return .perPacket }
-            for k in 0..<burst.count where demux[k] == FlowSlotsDrop { burst.setEgress(Burst.dropEgress, at: k) }
-            return .perPacket
+            }) {
+                for k in 0..<n where demux[k] == FlowSlotsDrop { burst.setEgress(Burst.dropEgress, at: k) }
+            }
         }
+        // Mirrors: a copy of each chosen packet appended, leaving by the mirror's port.
+        var any = false
+        for k in 0..<n where mirrors[k] != 0 { any = true; break }
+        guard any else { return out }
+        switch out {
+        case .drop: for k in 0..<n { burst.setEgress(Burst.dropEgress, at: k) }
+        case .forward(let o): for k in 0..<n { burst.setEgress(UInt8(truncatingIfNeeded: o), at: k) }
+        case .perPacket: break
+        }
+        let s = state.slots
+        for k in 0..<n where mirrors[k] != 0 {
+            guard burst.count < Burst.capacity, let f = pool.allocateIndex() else { s[1] &+= 1; continue }
+            let p = burst.packet(at: k, in: pool)
+            pool.buffer(index: f).baseAddress!.copyMemory(from: p.baseAddress!, byteCount: p.count)
+            burst.append(index: f, length: UInt32(p.count))
+            burst.setEgress(mirrors[k] &- 1, at: burst.count - 1)
+            s[0] &+= 1
+        }
+        return .perPacket
     }
 
     /// Runs slot `slot`'s stages over runs of consecutive packets of one
@@ -194,7 +234,7 @@ public struct BoundSlots: FlowSlots {
     /// packet takes part, anything else: it does not); a packet a stage
     /// drops gets the demux id `FlowSlotsDrop`. Returns whether any was.
     @inlinable mutating func run(_ slot: Int, _ burst: borrowing Burst, input: Int, demux: UnsafeMutablePointer<Int>, pool: borrowing FramePool,
-                                 now: inout UInt64, group: (Int) -> Int) -> Bool {
+                                 now: inout UInt64, mirrors: UnsafeMutablePointer<UInt8>?, group: (Int) -> Int) -> Bool {
         let s = state.slots
         let flows = program.flowCount
         let n = burst.count
@@ -258,6 +298,10 @@ public struct BoundSlots: FlowSlots {
                     for j in k..<(k + alive) { demux[j] = FlowSlotsDrop }
                     dropped = true
                     alive = 0
+                case .mirror(let c, let port):
+                    guard let m = mirrors else { break }
+                    s[c] &+= UInt64(alive)
+                    for j in k..<(k + alive) { m[j] = UInt8(truncatingIfNeeded: port &+ 1) }
                 }
                 i += 1
             }

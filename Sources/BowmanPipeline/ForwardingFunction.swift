@@ -32,6 +32,9 @@ public protocol ForwardingFunction: Sendable {
     /// function that reads published tables goes offline, so it never
     /// holds up their reclamation.
     mutating func idle()
+    /// Entries of a burst the function adds packets into (mirror copies):
+    /// the worker receives at most `Burst.capacity - burstHeadroom`.
+    var burstHeadroom: Int { get }
 }
 
 /// `destination(forInput:)`'s answer when each packet picks its port.
@@ -40,6 +43,7 @@ public let anyPort = -1
 extension ForwardingFunction {
     @inlinable public func destination(forInput input: Int) -> Int? { nil }
     @inlinable public mutating func idle() {}
+    @inlinable public var burstHeadroom: Int { 0 }
 }
 
 /// Drops everything (the rx-drop benchmark).

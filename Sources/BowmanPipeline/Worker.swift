@@ -134,6 +134,7 @@ public enum Worker {
         idle: IdlePolicy, stats: WorkerStats, stop: StopFlag, tap: CaptureTap? = nil
     ) {
         let portCount = ports.count
+        let capacity = Burst.capacity - function.burstHeadroom   // what a receive may fill
         var burst = Burst()
         var out = Burst()   // one out port's share of a per-packet burst
         var rx: UInt64 = 0, tx: UInt64 = 0, dropped: UInt64 = 0, full: UInt64 = 0, bursts: UInt64 = 0, idlePolls: UInt64 = 0
@@ -153,10 +154,10 @@ public enum Worker {
                         room = Burst.capacity
                         for p in 0..<portCount { room = min(room, ports.transmitRoom(port: p)) }
                     }
-                    burst.limit = min(Burst.capacity, room)
+                    burst.limit = min(capacity, room)
                     if room == 0 { continue }
                 } else {
-                    burst.limit = Burst.capacity
+                    burst.limit = capacity
                 }
                 let n = ports.receive(port: input, into: &burst, pool: &pool)
                 if n == 0 { continue }

@@ -105,4 +105,19 @@ import Testing
         #expect(dropper.state.value(0) == 0 && dropper.state.value(2) == 300 && dropper.state.value(4) == 300)
         #expect(dropper.b.sent.isEmpty && dropper.pool.audit().isConsistent)
     }
+
+    @Test func aMirrorSendsACopyOutOfItsPort() throws {
+        // Flow 0 forwarded a -> b by l2fwd and mirrored back out of port 0 (a) after the function;
+        // flow 1 forwarded only. State slots 0 and 1 are the mirrors' totals.
+        let p = FlowProgram(slots: [[[], [], []], [[.mirror(slot: 2, port: 0)], [], []]], ports: [nil, nil, nil])
+        let rig = try SlotRig(rules: Self.rules, program: p, then: L2ForwardFunction(rewrite: [(nil, nil), (source: macB, destination: macA)]))
+        let frames = (0..<400).map { udpFrame([53, 80][$0 % 2]) }
+        try rig.run(frames)
+        #expect(rig.b.sent.count == 400, "every packet forwarded")
+        #expect(rig.a.sent.count == 200 && rig.state.value(0) == 200 && rig.state.value(2) == 200,
+                "flow 0's copies out of a: sent \(rig.a.sent.count), copies \(rig.state.value(0)), no room \(rig.state.value(1)), chosen \(rig.state.value(2)), \(rig.stats.snapshot())")
+        #expect(rig.a.sent.allSatisfy { $0[36] == 0 && $0[37] == 53 }, "only flow 0")
+        #expect(rig.a.sent.allSatisfy { Array($0[0..<6]) == macA.octets }, "copies of the packet as the function left it")
+        #expect(rig.pool.audit().isConsistent)
+    }
 }

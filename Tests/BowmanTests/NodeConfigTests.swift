@@ -94,6 +94,8 @@ import Testing
               - counter
               - rate-limit: {rate: 1000, burst: 100}
               - sample: {every: 100, file: dns.pcap}
+            post-route:
+              - mirror: {port: eth2}
           - name: telnet
             filter: "[ ethernet | ip (proto = 6) | tcp (dport = 23) | * ]"
             pre-route: [counter, deny]
@@ -101,10 +103,11 @@ import Testing
         #expect(c.channels == [NodeConfig.Channel(name: "uplink", ports: [0]), NodeConfig.Channel(name: "both", ports: [0, 1])])
         #expect(c.flows.count == 2 && c.flows[0].channel == "uplink" && c.flows[1].channel == nil)
         #expect(c.flows[0].preRoute == [.counter, .rateLimit(rate: 1000, burst: 100), .sample(every: 100, file: "/etc/bowman/dns.pcap")])
+        #expect(c.flows[0].postRoute == [.mirror(port: 1)])
         #expect(c.flows[1].preRoute == [.counter, .deny])
         let nodeFlows = try NodeFlows(c, workers: 2)
         #expect(nodeFlows.classifier.rules.map(\.demuxID) == [0, 1])
-        #expect(nodeFlows.bound.count == 5)
+        #expect(nodeFlows.bound.count == 6)
         if case .rateLimit(_, let rate, let burst) = nodeFlows.bound[1].op { #expect(rate == 500 && burst == 50, "each worker its share") }
     }
 
@@ -121,7 +124,7 @@ import Testing
     }
 
     static let flowMistakes: [(String, Int, Int, String, String)] = [
-        ("flows:\n  - {name: a, filter: \"[ ethernet | * ]\", pre-route: [counter, mirror]}\n", 2, 64, "flows[0].pre-route[1]", "unknown stage 'mirror'"),
+        ("flows:\n  - {name: a, filter: \"[ ethernet | * ]\", pre-route: [counter, mangle]}\n", 2, 64, "flows[0].pre-route[1]", "unknown stage 'mangle'"),
         ("flows:\n  - {name: a, filter: \"[ ethernet | ipp | * ]\"}\n", 2, 37, "flows[0].filter", "unknown protocol 'ipp'"),
         ("flows:\n  - {name: a, channel: up, filter: \"[ * ]\"}\n", 2, 24, "flows[0].channel", "no channel 'up'"),
         ("flows:\n  - {name: a, filter: \"[ * ]\", pre-route: [rate-limit]}\n", 2, 44, "flows[0].pre-route[0]", "rate-limit needs"),
@@ -129,6 +132,8 @@ import Testing
         ("flows:\n  - {name: a, filter: \"[ * ]\"}\n  - {name: a, filter: \"[ * ]\"}\n", 3, 12, "flows[1].name", "flow 'a' is given twice"),
         ("channels:\n  - {name: c, ports: [eth9]}\n", 2, 23, "channels[0].ports[0]", "'eth9' is not one of the node's ports"),
         ("flows:\n  - {name: a, filter: \"[ * ]\", drop: [deny]}\n", 2, 39, "flows[0].drop[0]", "nothing to drop at the drop slot"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\", pre-route: [{mirror: {port: 1}}]}\n", 2, 44, "flows[0].pre-route[0]", "mirror binds at post-route or drop"),
+        ("flows:\n  - {name: a, filter: \"[ * ]\", post-route: [{mirror: {port: eth7}}]}\n", 2, 61, "flows[0].post-route[0].mirror.port", "'eth7' is not one of the node's ports"),
         ("classifier: {rules: r}\nflows:\n  - {name: a, filter: \"[ * ]\"}\n", 3, 3, "flows", "give flows or classifier.rules"),
     ]
 

@@ -31,6 +31,10 @@ public final class NodeFlows {
         init(file: String, writer: consuming PcapWriter) { self.file = file; self.writer = Optional(writer) }
     }
     var samplers: [Sampler] = []
+    /// Mirror copies made, and refused for want of room (burst or frames), summed over workers.
+    public func mirrorTotals(_ states: [FlowStageState]) -> (copies: UInt64, noRoom: UInt64) {
+        (states.reduce(0) { $0 + $1.value(0) }, states.reduce(0) { $0 + $1.value(1) })
+    }
     /// Packets each sampler wrote, in the order of the sample stages.
     public var sampled: [Int] { samplers.map(\.written) }
 
@@ -40,7 +44,7 @@ public final class NodeFlows {
         var slots: [[[StageOp]]] = FlowSlot.allCases.map { _ in [] }
         var ports: [[Int]?] = []
         var bound: [Bound] = []
-        var slot = 0, rings = 0
+        var slot = FlowProgram.firstStageSlot, rings = 0
         let share = Double(max(1, workers))
         for (i, f) in c.flows.enumerated() {
             try cl.addFilter(f.filter, demuxID: i)
@@ -56,6 +60,7 @@ public final class NodeFlows {
                     // Each worker keeps its share of the rate.
                     op = .rateLimit(slot: slot, rate: rate / share, burst: max(1, burst / share)); slot += 3
                 case .sample(let every, _): op = .sample(slot: slot, every: UInt64(every), ring: rings); slot += 2; rings += 1
+                case .mirror(let port): op = .mirror(slot: slot, port: port); slot += 1
                 }
                 ops.append(op)
                 bound.append(Bound(flow: i, slot: at, stage: st, op: op))
@@ -106,6 +111,7 @@ public final class NodeFlows {
         case .rateLimit(let k, _, _): return [("dropped", sum(k + 2))]
         case .sample(let k, _, _): return [("seen", sum(k)), ("copied", sum(k + 1))]
         case .deny(let k): return [("denied", sum(k))]
+        case .mirror(let k, _): return [("mirrored", sum(k))]
         }
     }
 

@@ -602,8 +602,10 @@ public final class Node: NodeServices {
         }, show: { i in
             guard let d = f.index(i) else { return nil }
             let fl = f.config[d]
+            let m = f.mirrorTotals(r.stageStates)
             return ["flow \(d) \(fl.name) (demux id \(d))", "channel " + (fl.channel ?? "any port"), "filter \(fl.filter)",
                     "packets \(packets(d))"] + stages(d) + f.stores[d].keys.sorted().map { "store \($0) = \(f.stores[d][$0]!)" }
+                + (f.program.mirrors ? ["mirror copies (every flow) \(m.copies), not made for want of room \(m.noRoom)"] : [])
         }))
         registry.put(InfoRegistry.Entry(name: "channels", help: "the config's channels and their ports", list: { [unowned self] in
             self.config.channels.enumerated().map { i, c in "\(i) \(c.name): " + c.ports.map { r.options.ports[$0].description }.joined(separator: ", ") }

@@ -75,12 +75,15 @@ public struct NodeConfig: Equatable, Sendable {
         case rateLimit(rate: Double, burst: Double)
         case sample(every: Int, file: String)
         case deny
+        /// A copy out of port `port` (an index into `ports`) too.
+        case mirror(port: Int)
         public var description: String {
             switch self {
             case .counter: "counter"
             case .rateLimit(let r, let b): "rate-limit \(r)/s burst \(b)"
             case .sample(let e, let f): "sample 1/\(e) into \(f)"
             case .deny: "deny"
+            case .mirror(let p): "mirror to port \(p)"
             }
         }
     }
@@ -98,7 +101,7 @@ public struct NodeConfig: Equatable, Sendable {
         public var slots: [[Stage]] { [preRoute, postRoute, dropSlot] }
     }
     public var flows: [Flow] = []
-    public static let stageNames = ["counter", "rate-limit", "sample", "deny"]
+    public static let stageNames = ["counter", "rate-limit", "sample", "deny", "mirror"]
 
     // MARK: control-plane services
     /// GRASP (RFC 8990) on link-local IPv6, and Bowman.ALM over it.
@@ -339,7 +342,10 @@ public struct NodeConfig: Equatable, Sendable {
                     for st in try g[key]?.list() ?? [] {
                         let stage = try st.stage(c)
                         if key == "drop", stage == .deny || { if case .rateLimit = stage { true } else { false } }() {
-                            throw st.error("\(stage) has nothing to drop at the drop slot (counter and sample do)")
+                            throw st.error("\(stage) has nothing to drop at the drop slot (counter, sample and mirror do)")
+                        }
+                        if key == "pre-route", case .mirror = stage {
+                            throw st.error("mirror binds at post-route or drop (a copy of the packet as the function leaves it)")
                         }
                         bySlot[i].append(stage)
                     }
@@ -475,6 +481,15 @@ extension ConfigValue {
             let every: Int = try g.required("every").int(1...1_000_000_000)
             let file = c.resolve(try g.required("file").nonEmptyString())
             return .sample(every: every, file: file)
+        case "mirror":
+            guard let s = settings else { throw here.error("mirror needs {port: PORT}") }
+            let g = try s.fields(["port"])
+            let pv = try g.required("port")
+            let t = try pv.nonEmptyString()
+            guard let i = c.ports.firstIndex(where: { $0.description == t || $0.interface == t }) ?? Int(t).flatMap({ $0 >= 0 && $0 < c.ports.count ? $0 : nil }) else {
+                throw pv.error("'\(t)' is not one of the node's ports (\(c.ports.map(\.description).joined(separator: ", ")))")
+            }
+            return .mirror(port: i)
         default:
             throw error("unknown stage '\(name)' (\(NodeConfig.stageNames.joined(separator: ", ")))")
         }

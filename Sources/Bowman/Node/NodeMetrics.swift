@@ -95,7 +95,10 @@ final class NodeMetrics {
         if let f = flows {
             for b in f.bound {
                 let stage: String
-                switch b.stage { case .counter: stage = "counter"; case .rateLimit: stage = "rate-limit"; case .sample: stage = "sample"; case .deny: stage = "deny" }
+                switch b.stage {
+                case .counter: stage = "counter"; case .rateLimit: stage = "rate-limit"; case .sample: stage = "sample"; case .deny: stage = "deny"
+                case .mirror: stage = "mirror"
+                }
                 for (what, v) in f.values(b, r.stageStates) {
                     mirror("bowman_flow_stage_total", [("flow", f.config[b.flow].name), ("slot", b.slot.name), ("stage", stage), ("counter", what)], v)
                 }

@@ -163,6 +163,11 @@ public final class TCPConnection: Socket {
         throw SocketError("connect", a)
     }
 
+    /// The address the socket is connected to (getpeername), nil when it is not connected.
+    public var remoteAddress: SocketAddress? {
+        SocketAddress.receiving { getpeername(descriptor, $0, $1) }.1
+    }
+
     /// The outcome of a connect in progress, once poll says writable: nil when it succeeded.
     public var pendingError: Errno? {
         var err: Int32 = 0
