@@ -6,6 +6,7 @@ import BowmanCore
 import BowmanSystem
 import Foundation
 import Logging
+import Synchronization
 
 /// `bowman run --config FILE`: the node's daemon.
 enum NodeCommand {
@@ -20,16 +21,14 @@ enum NodeCommand {
             for p in problems { printError("bowman: \(path): \(p)") }
             throw ExitCode(2)
         }
-        LoggingSystem.bootstrap { label in
-            var h = NodeLogHandler(label: label)
-            h.logLevel = config.logLevel.swiftLog
-            return h
-        }
+        NodeLogHandler.level.store(config.logLevel.rank, ordering: .relaxed)
+        LoggingSystem.bootstrap { label in NodeLogHandler(label: label) }
         let logger = Logger(label: "bowman")
         Signals.unblockTermination()
         Signals.route(stop: signalStop, reload: signalReload)
         do {
             let node = try Node(config: config, reload: signalReload) { logger.info("\($0)") }
+            node.onLogLevel = { NodeLogHandler.level.store($0.rank, ordering: .relaxed) }
             let report = try node.run(stop: signalStop, seconds: seconds)
             logger.notice("stopped: \(report)")
             if !report.audit.isConsistent { logger.error("frame accounting is inconsistent"); throw ExitCode(1) }
@@ -43,6 +42,8 @@ enum NodeCommand {
 }
 
 extension NodeConfig.LogLevel {
+    /// swift-log's order: trace 0 ... critical 6.
+    var rank: Int { [1, 2, 3, 4, 5][NodeConfig.LogLevel.allCases.firstIndex(of: self)!] }
     var swiftLog: Logger.Level {
         switch self {
         case .debug: .debug
@@ -59,7 +60,12 @@ extension NodeConfig.LogLevel {
 /// JOURNAL_STREAM), where `<N>` syslog priority prefixes give the level.
 struct NodeLogHandler: LogHandler {
     let label: String
-    var logLevel: Logger.Level = .info
+    /// The level every handler follows (the config's, or the console's `set log-level`).
+    static let level = Atomic<Int>(2)
+    var logLevel: Logger.Level {
+        get { Logger.Level.allCases[max(0, min(Logger.Level.allCases.count - 1, Self.level.load(ordering: .relaxed)))] }
+        set { Self.level.store(Logger.Level.allCases.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
+    }
     var metadata: Logger.Metadata = [:]
     static let journal = getenv("JOURNAL_STREAM") != nil
 

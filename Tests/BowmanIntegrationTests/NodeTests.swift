@@ -294,6 +294,8 @@ struct NodeTests {
                 "\(flows.lines[1])")
         #expect(try ask(lab.dut, "show flows ping").lines.contains("channel west"))
         #expect(try ask(lab.dut, "list channels").lines == ["0 west: af_xdp:\(lab.vB):0"])
+        let filters = try ask(lab.dut, "list filters")
+        #expect(filters.lines.count == 2 && filters.lines[1].hasPrefix("1 demux 1: [ ethernet (proto = ETHERTYPE_IP) | ip (proto = IPPROTO_UDP)"), "\(filters)")
         #expect(try ask(lab.dut, "store ping put owner noc").lines == ["owner = noc"])
         #expect(try ask(lab.dut, "store 0 get owner").lines == ["owner = noc"])
         #expect(try ask(lab.dut, "show flows 0").lines.contains("store owner = noc"))

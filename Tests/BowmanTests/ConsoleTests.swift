@@ -162,6 +162,18 @@ import Testing
             junk.close()
             let fine = try HalClient.run(console: "127.0.0.1:\(address.port)", secret: Array(Self.secret.utf8), command: "list config")
             #expect(fine.error == nil)
+            // `set` changes the running node: one connection at a time now.
+            let secret = Array(Self.secret.utf8)
+            #expect(try HalClient.run(console: "127.0.0.1:\(address.port)", secret: secret, command: "set log-level chatty").error?
+                        .contains("log-level is one of debug, info") == true)
+            #expect(try HalClient.run(console: "127.0.0.1:\(address.port)", secret: secret, command: "set console max-connections 1").lines
+                    == ["console max-connections 1"])
+            usleep(100_000)   // that connection closed
+            let first = try HalClient.Connection(address, timeout: 5000)
+            _ = try first.answer()
+            let second = try HalClient.Connection(address, timeout: 5000)
+            #expect(try second.answer().error == "the console is full (1 connections)")
+            first.close(); second.close()
             _ = r
         }
     }

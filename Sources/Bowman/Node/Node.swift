@@ -34,6 +34,8 @@ public final class Node: NodeServices {
     /// Failed logins per address: (count, first at), for barring a guesser.
     var failedLogins: [IPAddress: (count: Int, since: UInt64)] = [:]
     public private(set) var lastReload = "none yet"
+    /// `set log-level LEVEL` on the console: the log's owner (bowman's swift-log handler) follows it.
+    public var onLogLevel: (NodeConfig.LogLevel) -> Void = { _ in }
     /// The routes and rules files as last loaded, to see an edit on reload.
     var namedTexts: (routes: String?, rules: String?) = (nil, nil)
 
@@ -469,6 +471,28 @@ public final class Node: NodeServices {
             self.log(line)
             return line.hasPrefix("reload refused") || line.hasPrefix("reload stopped") ? .failure(HalError(line)) : .success([line])
         })
+        registry.put(InfoRegistry.Command(name: "set", usage: "set log-level LEVEL | set console max-connections N | set console failure-delay SECONDS",
+                                          help: "change a setting of the running node until the next reload or restart") { [unowned self] args in
+            switch args.count == 2 ? (args[0], args[1]) : args.count == 3 ? (args[0] + " " + args[1], args[2]) : ("", "") {
+            case ("log-level", let v):
+                guard let level = NodeConfig.LogLevel(rawValue: v) else {
+                    return .failure(HalError("log-level is one of \(NodeConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", "))"))
+                }
+                self.onLogLevel(level)
+                self.log("log level \(level.rawValue) (set on the console)")
+                return .success(["log level \(level.rawValue)"])
+            case ("console max-connections", let v):
+                guard let n = Int(v), (1...1024).contains(n), let c = self.console else { return .failure(HalError("max-connections is 1 to 1024")) }
+                c.maxConnections = n
+                return .success(["console max-connections \(n)"])
+            case ("console failure-delay", let v):
+                guard let d = Double(v), (0...60).contains(d) else { return .failure(HalError("failure-delay is 0 to 60 seconds")) }
+                self.consoleLimits.failureDelay = UInt64(d * 1000)
+                return .success(["console failure-delay \(d) s (new connections)"])
+            default:
+                return .failure(HalError("usage: set log-level LEVEL | set console max-connections N | set console failure-delay SECONDS"))
+            }
+        })
         registry.put(InfoRegistry.Command(name: "clear", usage: "clear counters", help: "start the console's counters from zero (the metrics endpoint's never go back)") { [unowned self] args in
             guard args == ["counters"] else { return .failure(HalError("usage: clear counters")) }
             self.baseline = self.running?.stats.map { $0.snapshot() } ?? []
@@ -563,6 +587,19 @@ public final class Node: NodeServices {
                 let e = c.routes.entries
                 guard let k = Int(i), k >= 0, k < e.count else { return nil }
                 return ["route \(k) \(e[k].prefix)", "channel \(e[k].channel)", "table \(c.routes.name)"]
+            }))
+        }
+        if let cl = r.classification {
+            registry.put(InfoRegistry.Entry(name: "filters", help: "the classifier's rules: demux id and filter (the first 1000)", list: {
+                let rules = cl.live.rules.rules
+                return rules.prefix(1000).enumerated().map { i, rule in "\(i) demux \(rule.demuxID): \(rule.filter.text)" }
+                    + (rules.count > 1000 ? ["... \(rules.count - 1000) more"] : [])
+            }, show: { i in
+                let rules = cl.live.rules.rules
+                guard let k = Int(i), k >= 0, k < rules.count else { return nil }
+                let rule = rules[k]
+                return ["rule \(k) (\(rule.id))", "demux id \(rule.demuxID)", "priority \(rule.priority)", "filter \(rule.filter.text)",
+                        "predicates \(rule.filter.predicates.count)"]
             }))
         }
         if let f = flows {
