@@ -6,9 +6,15 @@ import BowmanCore
 import BowmanSystem
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
-/// `bowman run --config FILE`: the node's daemon.
+/// `bowman run --config FILE`: the node's daemon, as a swift-service-lifecycle
+/// ServiceGroup: SIGTERM and SIGINT shut it down gracefully (the node's
+/// stop flag: workers stop, the XDP program is detached), SIGHUP reloads.
+/// The node itself runs on its own thread (the management core's poll
+/// loop, pinned), never on the concurrency pool.
 enum NodeCommand {
     static func run(config path: String, seconds: Double?) throws {
         let config: NodeConfig
@@ -25,19 +31,77 @@ enum NodeCommand {
         LoggingSystem.bootstrap { label in NodeLogHandler(label: label) }
         let logger = Logger(label: "bowman")
         Signals.unblockTermination()
-        Signals.route(stop: signalStop, reload: signalReload)
+        let node: Node
         do {
-            let node = try Node(config: config, reload: signalReload) { logger.info("\($0)") }
-            node.onLogLevel = { NodeLogHandler.level.store($0.rank, ordering: .relaxed) }
-            let report = try node.run(stop: signalStop, seconds: seconds)
-            logger.notice("stopped: \(report)")
-            if !report.audit.isConsistent { logger.error("frame accounting is inconsistent"); throw ExitCode(1) }
-        } catch let e as ExitCode {
-            throw e
+            node = try Node(config: config, reload: signalReload) { logger.info("\($0)") }
         } catch {
             logger.error("\(error)")
             throw ExitCode(1)
         }
+        node.onLogLevel = { NodeLogHandler.level.store($0.rank, ordering: .relaxed) }
+        // The concurrency pool's threads (the service group's) inherit this
+        // thread's CPUs: keep them on the management core, off the data cores.
+        if let o = try? node.dataPlaneOptions() {
+            let management = node.managementCPUs(o)
+            if !management.isEmpty { try? Affinity.restrictCurrentThread(to: management) }
+        }
+        let daemon = NodeDaemon(node: node, seconds: seconds)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup),
+                       .init(service: HangupService(reload: signalReload), successTerminationBehavior: .ignore)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let done = DispatchSemaphore(value: 0)
+        let failure = ErrorBox()
+        Task {
+            do { try await group.run() } catch { failure.error = "\(error)" }
+            done.signal()
+        }
+        done.wait()
+        if let e = failure.error { logger.error("\(e)"); throw ExitCode(1) }
+        guard let report = daemon.report.value else { throw ExitCode(1) }
+        logger.notice("stopped: \(report)")
+        if !report.audit.isConsistent { logger.error("frame accounting is inconsistent"); throw ExitCode(1) }
+    }
+}
+
+final class ErrorBox: @unchecked Sendable { var error: String? }
+
+/// The node as a Service: its blocking run on a thread of its own; a
+/// graceful shutdown sets its stop flag.
+final class NodeDaemon: Service, @unchecked Sendable {
+    let node: Node
+    let seconds: Double?
+    let stop = StopFlag()
+    let report = ReportBox()
+    init(node: Node, seconds: Double?) { self.node = node; self.seconds = seconds }
+
+    final class ReportBox: @unchecked Sendable { var value: DataPlane.Report? }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                let t = Thread { [self] in
+                    do {
+                        report.value = try node.run(stop: stop, seconds: seconds)
+                        c.resume()
+                    } catch {
+                        c.resume(throwing: error)
+                    }
+                }
+                t.name = "bowman-management"
+                t.start()
+            }
+        } onGracefulShutdown: { [stop] in
+            stop.set()
+        }
+    }
+}
+
+/// SIGHUP: the node reads its config again (it watches the flag).
+struct HangupService: Service {
+    let reload: StopFlag
+    func run() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() { reload.set() }
     }
 }
 
