@@ -1,3 +1,5 @@
+import BowmanCore
+
 /// Packets a router holds while their next hop is resolved: bounded per
 /// key (a neighbour) and in all, each kept at most `holdMilliseconds`
 /// (Linux keeps 101 per neighbour for as long as resolution runs; the
@@ -84,5 +86,47 @@ public struct TokenBucket: Sendable {
         }
         tokens -= 1
         return true
+    }
+
+    /// Whether it would be full by `now` (nothing taken for a burst's worth of time).
+    func isFull(at now: UInt64) -> Bool {
+        tokens + Double(now > last ? now - last : 0) * rate / 1000 >= burst
+    }
+}
+
+/// ICMP errors limited per destination as Linux does (`icmp_ratelimit`,
+/// 1000 ms: one a second to each host, a burst of 6), so one host's bad
+/// traffic cannot take the whole global budget. Bounded: at most
+/// `capacity` destinations are remembered; when full, those whose bucket
+/// has refilled are forgotten first (they are where a new one starts),
+/// then the rest.
+public struct PerDestinationLimiter: Sendable {
+    public let rate: Double
+    public let burst: Double
+    public let capacity: Int
+    var buckets: [IPAddress: TokenBucket] = [:]
+    public private(set) var refused: UInt64 = 0
+    public var count: Int { buckets.count }
+
+    public init(rate: Double = 1, burst: Double = 6, capacity: Int = 4096) {
+        self.rate = rate; self.burst = burst; self.capacity = max(1, capacity)
+    }
+
+    /// Takes a token for an error to `destination`.
+    public mutating func take(_ destination: IPAddress, now: UInt64) -> Bool {
+        if buckets[destination] == nil && buckets.count >= capacity { evict(now: now) }
+        var b = buckets[destination] ?? TokenBucket(rate: rate, burst: burst, now: now)
+        let ok = b.take(now: now)
+        buckets[destination] = b
+        if !ok { refused += 1 }
+        return ok
+    }
+
+    mutating func evict(now: UInt64) {
+        buckets = buckets.filter { !$0.value.isFull(at: now) }
+        if buckets.count >= capacity {
+            // Every remembered host is still limited: forget half of them.
+            for k in Array(buckets.keys.prefix(buckets.count / 2 + 1)) { buckets[k] = nil }
+        }
     }
 }

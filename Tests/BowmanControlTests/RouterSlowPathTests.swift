@@ -1,4 +1,5 @@
 import BowmanControl
+import BowmanCore
 import Testing
 
 @Suite struct RouterSlowPathTests {
@@ -28,5 +29,21 @@ import Testing
         #expect(!half && one && !none)
         let later = (0..<10).filter { _ in b.take(now: 10_000) }.count
         #expect(later == 5, "never more than the burst")
+    }
+
+    @Test func icmpIsLimitedPerDestinationAndTheMemoryIsBounded() {
+        var l = PerDestinationLimiter(rate: 1, burst: 6, capacity: 4)
+        let a = IPAddress("198.18.0.1")!, b = IPAddress("fd00:18::1")!
+        var passed = 0
+        for _ in 0..<10 where l.take(a, now: 0) { passed += 1 }
+        #expect(passed == 6, "a burst of six to one host")
+        let other = l.take(b, now: 0)
+        #expect(other, "another host is not held back by the first")
+        let early = l.take(a, now: 999), onTime = l.take(a, now: 1000)
+        #expect(!early && onTime, "then one a second")
+        // Many hosts: at most `capacity` remembered; refilled ones are forgotten first.
+        for i in 0..<100 { _ = l.take(IPAddress("198.19.0.\(i)")!, now: 20_000 + UInt64(i)) }
+        #expect(l.count <= 4)
+        #expect(l.refused == 5)
     }
 }

@@ -139,6 +139,8 @@ public final class RouterControl {
     var resolver = NeighbourResolver()
     var hold = HoldQueue<NeighbourResolver.Key>()
     var icmp = TokenBucket()
+    /// And per destination host (Linux: one a second each, a burst of 6).
+    var icmpPerHost = PerDestinationLimiter()
     public let punts: [PuntRing]
     public let counters: [RouterCounters]
     var pool: FramePool
@@ -473,6 +475,11 @@ public final class RouterControl {
         do { frame = try ICMPErrors.frame(about: bytes, kind: kind, source: source, mac: p.mac) } catch {
             stats.icmpNotAllowed += 1
             return
+        }
+        // The error goes to the packet's source: limited per host, then in all.
+        if let (family, at) = RouteTable.destination(in: bytes) {
+            let host: IPAddress = family == 4 ? .v4(IPv4Address(loadingFrom: bytes, at: at - 4)) : .v6(IPv6Address(loadingFrom: bytes, at: at - 16))
+            guard icmpPerHost.take(host, now: now) else { stats.icmpRateLimited += 1; return }
         }
         guard icmp.take(now: now) else { stats.icmpRateLimited += 1; return }
         if p.socket.send(frames: [frame]) == 1 { stats.icmpSent += 1 }
