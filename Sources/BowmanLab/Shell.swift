@@ -16,6 +16,14 @@ public enum Shell {
     /// with its combined output when it exits non-zero.
     @discardableResult
     public static func run(_ argv: [String]) throws -> String {
+        let (status, text) = try status(argv)
+        guard status == 0 else { throw Failure(command: argv, status: status, output: text) }
+        return text
+    }
+
+    /// Runs `argv` (looked up in PATH) and returns its exit status and
+    /// combined output, whatever the status.
+    public static func status(_ argv: [String]) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
@@ -25,8 +33,6 @@ public enum Shell {
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw Failure(command: argv, status: p.terminationStatus, output: text) }
-        return text
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -108,9 +108,11 @@ public struct ClassifyFunction<Next: ForwardingFunction, Slots: FlowSlots>: Forw
                     let all = dropUnmatched
                     let gone = { (k: Int) in ids[k] == FlowSlotsDrop || (all && ids[k] < 0) }
                     burst.compact(dropping: gone, removed: { pool.release(index: $0) })
-                    // The demux ids follow their packets (the slots after the function read them).
-                    var w = 0
-                    for k in 0..<n where !gone(k) { ids[w] = ids[k]; w += 1 }
+                    if Slots.bindsAfterFunction {
+                        // The demux ids follow their packets (the slots after the function read them).
+                        var w = 0
+                        for k in 0..<n where !gone(k) { ids[w] = ids[k]; w += 1 }
+                    }
                 }
                 tables.quiescent(worker: worker)
                 if burst.isEmpty { return }

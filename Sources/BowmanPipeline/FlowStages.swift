@@ -206,7 +206,9 @@ public struct BoundSlots: FlowSlots {
                 for k in 0..<n where demux[k] == FlowSlotsDrop { burst.setEgress(Burst.dropEgress, at: k) }
             }
         }
-        // Mirrors: a copy of each chosen packet appended, leaving by the mirror's port.
+        // Mirrors: a copy of each chosen packet appended, leaving by the mirror's port
+        // (the scan for them only when a flow mirrors).
+        guard program.mirrors else { return out }
         var any = false
         for k in 0..<n where mirrors[k] != 0 { any = true; break }
         guard any else { return out }

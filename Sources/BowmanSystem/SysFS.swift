@@ -2,6 +2,9 @@ import Glibc
 
 /// Small reads of /proc and /sys files (control plane only).
 public enum SysFS {
+    /// Whether this process may read `path` (access(2), nothing is read).
+    public static func isReadable(_ path: String) -> Bool { Glibc.access(path, R_OK) == 0 }
+
     /// Reads a whole (small) file as UTF-8 text.
     public static func read(_ path: String) throws(Errno) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

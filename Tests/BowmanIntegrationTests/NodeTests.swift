@@ -23,16 +23,7 @@ struct NodeTests {
     }
 
     func run(_ argv: [String], namespace: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: namespace == nil ? argv[0] : "/usr/bin/nsenter")
-        p.arguments = namespace.map { ["--net=/run/netns/\($0)"] + argv } ?? Array(argv.dropFirst())
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Shell.status(namespace.map { ["nsenter", "--net=/run/netns/\($0)"] + argv } ?? argv)
     }
 
     /// One console command from inside the namespace.

@@ -83,11 +83,10 @@ public final class Node: NodeServices {
         if let k = c.console {
             do { _ = try SecretFile.read(k.secretFile) } catch { problems.append("console.secret-file: \(error)") }
         }
-        for case .pcapIn(let p) in c.ports where access(p) != 0 { problems.append("ports: cannot read \(p)") }
+        for case .pcapIn(let p) in c.ports where !SysFS.isReadable(p) { problems.append("ports: cannot read \(p)") }
         return problems
     }
 
-    static func access(_ path: String) -> Int32 { (try? SysFS.read(path)) != nil ? 0 : -1 }
 
     /// The data plane's options from the config; cores resolved against
     /// the CPUs this process may use.
